@@ -1,0 +1,139 @@
+"""The platform: settings, the shared engine, the registry, tenant storage and dispatch.
+
+One :class:`Platform` per process ties the parts together and is the WSGI
+application that serves everything::
+
+    platform = Platform(Settings.from_environ())
+    application = platform  # gunicorn tenants.wsgi:application
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from tenants.database import create_platform_engine
+from tenants.dispatch.cache import AppCache
+from tenants.dispatch.path import PathDispatcher
+from tenants.dispatch.resolver import TenantResolver
+from tenants.dispatch.subdomain import SubdomainDispatcher
+from tenants.registry.slugs import RESERVED_SLUGS
+from tenants.registry.store import TenantRecord, TenantRegistry
+from tenants.settings import Settings
+from tenants.sqla import ENGINE
+from tenants.storage import PostgresStorage, SQLiteStorage, TenantStorage
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+
+class Platform:
+    """Everything one process needs to serve the platform and all its tenants."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine = create_platform_engine(
+            settings.database_url,
+            pool_size=settings.pool_size,
+            max_overflow=settings.max_overflow,
+            pool_recycle=settings.pool_recycle_seconds,
+        )
+        self.storage: TenantStorage = (
+            PostgresStorage(self.engine)
+            if settings.is_postgres
+            else SQLiteStorage.beside(settings.database_url, settings.instance_path)
+        )
+        self.apps: AppCache[Flask] = AppCache(settings.app_cache_size, release=self.release_app)
+        self.registry = TenantRegistry(
+            self.engine, poll_seconds=settings.registry_poll_seconds, on_change=self.apps.discard
+        )
+        self.resolve = TenantResolver(self.registry.get, self.apps, self.build_tenant_app)
+
+        from tenants.console import create_console_app
+
+        self.console = create_console_app(self)
+        self.wsgi_app = self._build_dispatcher()
+
+    def _build_dispatcher(self) -> WSGIApplication:
+        from tenants.console import route_segments
+
+        dispatcher: WSGIApplication
+        if self.settings.tenant_routing == "path":
+            dispatcher = PathDispatcher(
+                self.settings.base_domain,
+                self.console,
+                self.resolve,
+                reserved=RESERVED_SLUGS | route_segments(self.console),
+            )
+        else:
+            dispatcher = SubdomainDispatcher(self.settings.base_domain, self.console, self.resolve)
+        if self.settings.proxy_count:
+            n = self.settings.proxy_count
+            dispatcher = ProxyFix(dispatcher, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=0)
+        return dispatcher
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return self.wsgi_app(environ, start_response)
+
+    # -- tenant apps ----------------------------------------------------------------
+
+    def build_tenant_app(self, tenant: TenantRecord) -> Flask:
+        from tenants.workspace.factory import create_app
+
+        return create_app(tenant, platform=self)
+
+    def release_app(self, app: Flask) -> None:
+        engine = app.extensions.get(ENGINE)
+        if engine is not None:
+            self.storage.release(engine)
+
+    def tenant_app(self, slug: str) -> Flask | None:
+        """The cached app of an active tenant (for tools and tests)."""
+        tenant = self.registry.get(slug)
+        if tenant is None or not tenant.is_active:
+            return None
+        return self.apps.get(tenant.id, tenant.version, lambda: self.build_tenant_app(tenant))
+
+    def close(self) -> None:
+        """Release every cached app and the engine (tests, shutdown, after fork)."""
+        self.apps.clear()
+        self.engine.dispose()
+
+    def after_fork(self) -> None:
+        """In a new worker process: never share pooled connections with the parent."""
+        self.engine.dispose(close=False)
+        self.apps.clear()
+
+    def __repr__(self) -> str:
+        settings = self.settings
+        return f"<Platform {settings.base_domain} {self.storage.kind} {settings.tenant_routing}>"
+
+
+_current: Platform | None = None
+_current_lock = threading.Lock()
+
+
+def current_platform() -> Platform:
+    """The process's platform: installed by ``tenants.wsgi``, or else built from the environment."""
+    global _current
+    if _current is None:
+        with _current_lock:
+            if _current is None:
+                _current = Platform(Settings.from_environ())
+    return _current
+
+
+def install_platform(platform: Platform | None) -> Platform | None:
+    """Make ``platform`` the process's current one; return the one it replaces."""
+    global _current
+    previous, _current = _current, platform
+    return previous
+
+
+def platform_of(app: Any) -> Platform:
+    """The platform an app (tenant or console) belongs to."""
+    return app.extensions["tenants_platform"]

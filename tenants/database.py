@@ -1,0 +1,70 @@
+"""Engines: one shared, bounded pool per process for the platform database.
+
+On PostgreSQL the registry and every tenant schema are served through this one
+pool (tenants get a lightweight ``Engine.execution_options`` copy that shares it).
+On SQLite each database file gets its own small engine, because SQLite cannot
+attach more than ten files to one connection.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+
+def create_platform_engine(
+    url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 5,
+    pool_recycle: int = 600,
+) -> Engine:
+    """The process's engine for the platform database."""
+    if url.startswith("sqlite"):
+        return create_sqlite_engine(url)
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        # A connection killed by the server (restart, failover, pg_terminate_backend) is
+        # found and replaced before a request uses it.
+        pool_pre_ping=True,
+        # PostgreSQL keeps a catalog cache per connection for every schema it touched:
+        # recycling bounds the server's memory with thousands of tenant schemas.
+        pool_recycle=pool_recycle,
+        pool_timeout=10,
+        connect_args={"connect_timeout": 3, "application_name": "tenants-platform"},
+    )
+
+
+def create_sqlite_engine(url: str) -> Engine:
+    """An engine for one SQLite file: WAL, a busy timeout and foreign keys on every connection."""
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, pool_size=2, max_overflow=8, pool_timeout=10)
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide when a transaction begins (below).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers work while one writer writes; the busy timeout makes a second
+    # writer (another gunicorn worker) wait instead of failing with "database is locked".
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_on_begin(connection: Any) -> None:
+    # IMMEDIATE takes the write lock up front: a transaction that reads and then writes
+    # cannot fail half-way with SQLITE_BUSY; it waits (busy_timeout) for its turn instead.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,76 @@
+"""The development server: ``python -m tenants.devserver`` (reloader and debugger on).
+
+Serves the platform at http://localhost:5000 and tenants at http://acme.localhost:5000
+(browsers resolve ``*.localhost`` to the loopback address). With ``--demo`` it first
+applies migrations and creates a demo tenant and a platform admin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+DEMO_TENANT = ("acme", "Acme Corporation", "owner@acme.test", "acme-password")
+DEMO_ADMIN = ("admin@platform.test", "admin-password")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="localhost")
+    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--demo", action="store_true", help="set up a demo tenant and admin")
+    parser.add_argument("--no-reload", action="store_true")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("FLASK_DEBUG", "1")
+    os.environ.setdefault("PUBLIC_PORT", str(args.port))
+
+    from werkzeug.serving import is_running_from_reloader, run_simple
+
+    from tenants.wsgi import platform
+
+    if args.demo and not is_running_from_reloader():
+        set_up_demo(platform)
+    run_simple(
+        args.host,
+        args.port,
+        platform,
+        use_reloader=not args.no_reload,
+        use_debugger=True,
+        use_evalex=True,
+    )
+
+
+def set_up_demo(platform) -> None:  # noqa: ANN001 - avoids importing Platform eagerly
+    from sqlalchemy.orm import Session
+
+    from tenants import lifecycle
+    from tenants.admins import create_admin, find_admin
+    from tenants.registry.service import find_live
+    from tenants.storage import migrations
+
+    with platform.engine.begin() as connection:
+        migrations.upgrade(migrations.PLATFORM_SCRIPTS, connection)
+    slug, name, email, password = DEMO_TENANT
+    with Session(platform.engine) as session:
+        exists = find_live(session, slug) is not None
+        admin_exists = find_admin(session, DEMO_ADMIN[0]) is not None
+    if not exists:
+        lifecycle.provision_tenant(platform, lifecycle.NewTenant(slug, name, email, password))
+    if not admin_exists:
+        create_admin(platform, *DEMO_ADMIN)
+    settings = platform.settings
+    print(
+        "\n  Platform:  "
+        + settings.url_for_platform("/")
+        + "\n  Sign up:   "
+        + settings.url_for_platform("/signup")
+        + "\n  Admin:     "
+        + settings.url_for_platform("/admin/")
+        + f"   ({DEMO_ADMIN[0]} / {DEMO_ADMIN[1]})"
+        + f"\n  Tenant:    {settings.url_for_tenant(slug)}   ({email} / {password})\n",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()

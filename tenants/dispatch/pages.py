@@ -1,0 +1,72 @@
+"""The answers the dispatcher gives itself, before any tenant app runs.
+
+Plain WSGI apps (werkzeug only): the dispatcher imports no Flask. Each page says
+what happened and what the visitor can do next.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import TYPE_CHECKING
+
+from werkzeug.wrappers import Response
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body{{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
+background:#f6f7fb;color:#1f2430;display:grid;place-items:center;min-height:100vh}}
+main{{background:#fff;border:1px solid #e3e6ef;border-radius:14px;padding:2.5rem 2rem;
+max-width:28rem;margin:1rem;box-shadow:0 10px 30px rgba(20,30,60,.06)}}
+h1{{font-size:1.4rem;margin:0 0 .5rem}} p{{color:#4a5163;margin:.5rem 0 0}}
+.code{{font-weight:700;color:#6b7280;letter-spacing:.08em}}
+</style></head>
+<body><main><div class="code">{status}</div><h1>{title}</h1><p>{message}</p></main></body></html>
+"""
+
+
+class Page:
+    """A fixed HTML answer with a status code, as a WSGI app."""
+
+    def __init__(self, status: int, title: str, message: str) -> None:
+        self.status = status
+        self.title = title
+        self.message = message
+        self._body = _PAGE.format(status=status, title=escape(title), message=escape(message))
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse):  # noqa: ANN204
+        response = Response(self._body, status=self.status, mimetype="text/html")
+        response.headers["Cache-Control"] = "no-store"
+        if self.status == 503:
+            response.headers["Retry-After"] = "5"
+        return response(environ, start_response)
+
+    def __repr__(self) -> str:
+        return f"<Page {self.status} {self.title!r}>"
+
+
+def bad_host(reason: str) -> Page:
+    return Page(400, "Bad request", f"{reason} Check the address you typed.")
+
+
+NOT_FOUND = Page(
+    404,
+    "No workspace here",
+    "There is no workspace at this address. Check the spelling, or sign up to create one.",
+)
+SUSPENDED = Page(
+    403,
+    "Workspace suspended",
+    "This workspace has been suspended by the platform administrators. "
+    "Its data is kept; contact support to have it resumed.",
+)
+UNAVAILABLE = Page(
+    503,
+    "Temporarily unavailable",
+    "The platform cannot reach its registry right now. Please try again in a few seconds.",
+)

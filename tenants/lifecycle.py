@@ -1,0 +1,210 @@
+"""Creating, suspending, resuming and deleting tenants.
+
+Provisioning is a persisted state machine::
+
+    claim slug (row "provisioning", committed)  ─►  create storage (all or nothing)
+        ─►  row "active" (committed)
+
+Any failure after the claim drops whatever storage exists and marks the row
+"failed", which frees the slug for a retry. The unique index on the lower-cased
+slug of live rows makes concurrent signups for one name race in the database:
+exactly one claim commits; the others get :class:`SlugTaken`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from tenants.registry import service
+from tenants.registry.models import Tenant, TenantStatus
+from tenants.registry.service import SlugTaken, TenantNotFound
+from tenants.registry.slugs import InvalidSlug, validate_slug
+from tenants.workspace.models import Role, User
+
+if TYPE_CHECKING:
+    from tenants.core import Platform
+
+log = logging.getLogger(__name__)
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD_LENGTH = 8
+
+__all__ = [
+    "InvalidSignup",
+    "InvalidSlug",
+    "NewTenant",
+    "ProvisionedTenant",
+    "SlugTaken",
+    "TenantNotFound",
+    "delete_tenant",
+    "provision_tenant",
+    "resume_tenant",
+    "suspend_tenant",
+]
+
+
+def valid_email(email: str) -> bool:
+    return len(email) <= 254 and _EMAIL.match(email) is not None
+
+
+class InvalidSignup(ValueError):
+    """A signup field is invalid; ``field`` names it, the message says why."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class NewTenant:
+    slug: str
+    display_name: str
+    owner_email: str
+    owner_password: str
+    plan: str = "free"
+
+
+@dataclass(frozen=True)
+class ProvisionedTenant:
+    id: int
+    slug: str
+    owner_id: int
+
+
+def validate_new_tenant(request: NewTenant) -> NewTenant:
+    """Check every field; return the request with the canonical slug and trimmed text."""
+    try:
+        slug = validate_slug(request.slug)
+    except InvalidSlug as error:
+        raise InvalidSignup("subdomain", str(error)) from None
+    name = request.display_name.strip()
+    if not name:
+        raise InvalidSignup("name", "Give the workspace a name.")
+    if len(name) > 120:
+        raise InvalidSignup("name", "A workspace name has at most 120 characters.")
+    email = request.owner_email.strip()
+    if not valid_email(email):
+        raise InvalidSignup("email", "Enter an email address like you@example.com.")
+    if len(request.owner_password) < MIN_PASSWORD_LENGTH:
+        raise InvalidSignup("password", f"Use at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(request.owner_password) > 200:
+        raise InvalidSignup("password", "Use at most 200 characters.")
+    return NewTenant(slug, name, email, request.owner_password, request.plan)
+
+
+def provision_tenant(
+    platform: Platform, request: NewTenant, *, actor: str = "signup"
+) -> ProvisionedTenant:
+    """Create a tenant with its storage and owner; all of it, or nothing routable."""
+    request = validate_new_tenant(request)
+    # Hash before claiming the slug: the claim should be held as briefly as possible.
+    password_hash = platform.settings.hash_password(request.owner_password)
+    with Session(platform.engine) as session:
+        tenant = service.claim_slug(
+            session, request.slug, display_name=request.display_name, plan=request.plan
+        )
+        tenant_id = tenant.id
+
+    owner = User(email=request.owner_email, name="", password_hash=password_hash, role=Role.OWNER)
+
+    def add_owner(tenant_session: Session) -> None:
+        tenant_session.add(owner)
+
+    try:
+        revision = platform.storage.create(tenant_id, add_owner)
+        with Session(platform.engine) as session:
+            row = session.get_one(Tenant, tenant_id)
+            row.storage_revision = revision
+            service.set_status(session, row, TenantStatus.ACTIVE)
+            service.audit(session, actor, "tenant.create", row, slug=row.slug)
+            session.commit()
+    except BaseException:
+        _abandon(platform, tenant_id)
+        raise
+    finally:
+        platform.registry.invalidate()
+    return ProvisionedTenant(id=tenant_id, slug=request.slug, owner_id=owner.id)
+
+
+def _abandon(platform: Platform, tenant_id: int) -> None:
+    """Undo a half-done provisioning: no storage, and the row "failed" (slug freed)."""
+    try:
+        platform.storage.drop(tenant_id)
+    except Exception:
+        log.exception(
+            "Could not drop the storage of failed tenant %s; "
+            "'flask --app tenants.wsgi tenants cleanup' retries.",
+            tenant_id,
+        )
+    try:
+        with Session(platform.engine) as session:
+            row = session.get(Tenant, tenant_id)
+            if row is not None:
+                service.set_status(session, row, TenantStatus.FAILED)
+                session.commit()
+    except Exception:
+        log.exception("Could not mark tenant %s failed; 'tenants cleanup' retries.", tenant_id)
+
+
+def _change_status(
+    platform: Platform,
+    slug: str,
+    status: TenantStatus,
+    *,
+    actor: str,
+    allowed_from: tuple[TenantStatus, ...],
+) -> Tenant:
+    with Session(platform.engine, expire_on_commit=False) as session:
+        tenant = service.get_live(session, slug)
+        if tenant.status == status:
+            return tenant
+        if tenant.status not in allowed_from:
+            raise InvalidTransition(
+                f"Tenant “{tenant.slug}” is {tenant.status}; it cannot become {status}."
+            )
+        service.set_status(session, tenant, status)
+        service.audit(session, actor, f"tenant.{_VERB[status]}", tenant)
+        session.commit()
+    platform.registry.invalidate()
+    return tenant
+
+
+_VERB = {TenantStatus.SUSPENDED: "suspend", TenantStatus.ACTIVE: "resume"}
+
+
+class InvalidTransition(ValueError):
+    """The tenant's current status does not allow this change."""
+
+
+def suspend_tenant(platform: Platform, slug: str, *, actor: str = "cli") -> Tenant:
+    return _change_status(
+        platform, slug, TenantStatus.SUSPENDED, actor=actor, allowed_from=(TenantStatus.ACTIVE,)
+    )
+
+
+def resume_tenant(platform: Platform, slug: str, *, actor: str = "cli") -> Tenant:
+    return _change_status(
+        platform, slug, TenantStatus.ACTIVE, actor=actor, allowed_from=(TenantStatus.SUSPENDED,)
+    )
+
+
+def delete_tenant(platform: Platform, slug: str, *, actor: str = "cli") -> Tenant:
+    """Mark the tenant deleted (unroutable at once, slug free), then drop its storage."""
+    with Session(platform.engine, expire_on_commit=False) as session:
+        tenant = service.get_live(session, slug)
+        if tenant.status == TenantStatus.PROVISIONING:
+            raise InvalidTransition(
+                f"Tenant “{tenant.slug}” is still being provisioned; try again in a minute."
+            )
+        service.set_status(session, tenant, TenantStatus.DELETED)
+        service.audit(session, actor, "tenant.delete", tenant, slug=tenant.slug)
+        session.commit()
+    platform.registry.invalidate()
+    platform.apps.discard(tenant.id)
+    platform.storage.drop(tenant.id)
+    return tenant

@@ -1,0 +1,193 @@
+"""Platform settings, read once from the environment (and a ``.env`` file).
+
+Every setting has a default that runs the platform on one machine with SQLite;
+production overrides them through the environment. The README has the table.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from werkzeug.security import generate_password_hash
+
+#: The key a fresh checkout runs with in debug mode. Refused everywhere else.
+DEVELOPMENT_SECRET_KEY = "dev-only-insecure-secret-key"
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
+
+_TRUE = {"1", "true", "yes", "on"}
+_DOMAIN_RE = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in _TRUE
+
+
+def _int(environ: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(
+            f"{name}={raw!r} is not a whole number; set it to e.g. {default}."
+        ) from None
+    if value < minimum:
+        raise SettingsError(f"{name}={value} is below {minimum}; set it to e.g. {default}.")
+    return value
+
+
+def _float(environ: dict[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number; set it to e.g. {default}.") from None
+    if value < 0:
+        raise SettingsError(f"{name}={value} is negative; set it to e.g. {default}.")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the platform needs to know about where it runs."""
+
+    database_url: str
+    base_domain: str = "localhost"
+    secret_key: str = DEVELOPMENT_SECRET_KEY
+    tenant_routing: str = "subdomain"
+    app_cache_size: int = 256
+    registry_poll_seconds: float = 0.5
+    debug: bool = False
+    instance_path: Path = DEFAULT_INSTANCE_PATH
+    pool_size: int = 5
+    max_overflow: int = 5
+    pool_recycle_seconds: int = 600
+    #: "https" makes tenant cookies Secure and absolute links https.
+    url_scheme: str = "http"
+    #: The port browsers use to reach the platform, for absolute links ("" when it is the default).
+    public_port: str = ""
+    #: How many reverse proxies in front of the app set X-Forwarded-* (0 trusts none).
+    proxy_count: int = 0
+    ratelimit_storage_url: str = "memory://"
+    #: werkzeug.security method for new password hashes (its default: scrypt).
+    password_hash_method: str = "scrypt"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_environ(
+        cls, environ: dict[str, str] | None = None, *, load_dotenv: bool = True
+    ) -> Settings:
+        """Read the settings from ``environ`` (default: ``os.environ`` plus ``.env``)."""
+        if environ is None:
+            if load_dotenv:
+                _load_dotenv()
+            environ = dict(os.environ)
+        instance_path = Path(environ.get("INSTANCE_PATH") or DEFAULT_INSTANCE_PATH)
+        database_url = environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'platform.db'}"
+        base_domain = (environ.get("BASE_DOMAIN") or "localhost").strip().lower().rstrip(".")
+        if not _DOMAIN_RE.match(base_domain):
+            raise SettingsError(
+                f"BASE_DOMAIN={base_domain!r} is not a host name; set it to the bare domain, "
+                "e.g. example.com (no scheme, port or path)."
+            )
+        routing = (environ.get("TENANT_ROUTING") or "subdomain").strip().lower()
+        if routing not in {"subdomain", "path"}:
+            raise SettingsError(f"TENANT_ROUTING={routing!r} is not 'subdomain' or 'path'.")
+        scheme = (environ.get("PUBLIC_SCHEME") or "http").strip().lower()
+        if scheme not in {"http", "https"}:
+            raise SettingsError(f"PUBLIC_SCHEME={scheme!r} is not 'http' or 'https'.")
+        port = (environ.get("PUBLIC_PORT") or "").strip()
+        if port and not port.isdigit():
+            raise SettingsError(f"PUBLIC_PORT={port!r} is not a port number.")
+        return cls(
+            database_url=_normalize_database_url(database_url),
+            base_domain=base_domain,
+            secret_key=environ.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY,
+            tenant_routing=routing,
+            app_cache_size=_int(environ, "TENANT_APP_CACHE_SIZE", 256, minimum=1),
+            registry_poll_seconds=_float(environ, "REGISTRY_POLL_SECONDS", 0.5),
+            debug=_flag(environ.get("FLASK_DEBUG")),
+            instance_path=instance_path,
+            pool_size=_int(environ, "DATABASE_POOL_SIZE", 5, minimum=1),
+            max_overflow=_int(environ, "DATABASE_MAX_OVERFLOW", 5),
+            pool_recycle_seconds=_int(environ, "DATABASE_POOL_RECYCLE", 600, minimum=1),
+            url_scheme=scheme,
+            public_port=port,
+            proxy_count=_int(environ, "PROXY_COUNT", 0),
+            ratelimit_storage_url=environ.get("RATELIMIT_STORAGE_URL") or "memory://",
+            password_hash_method=environ.get("PASSWORD_HASH_METHOD") or "scrypt",
+        )
+
+    def hash_password(self, password: str) -> str:
+        return generate_password_hash(password, method=self.password_hash_method)
+
+    def with_changes(self, **changes: Any) -> Settings:
+        """A copy with some settings replaced (tests and tools)."""
+        return replace(self, **changes)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def check_secret_key(self) -> None:
+        """Refuse to serve with a missing or well-known key outside debug mode."""
+        if self.debug:
+            return
+        if self.secret_key == DEVELOPMENT_SECRET_KEY or len(self.secret_key) < 16:
+            raise SettingsError(
+                "SECRET_KEY is missing or is the development default. Set SECRET_KEY to a long "
+                "random value (python -c 'import secrets; print(secrets.token_hex(32))'), "
+                "or set FLASK_DEBUG=1 for local development."
+            )
+
+    def host_for(self, slug: str | None) -> str:
+        """The canonical host (with the public port) of a tenant, or of the platform for None."""
+        host = (
+            self.base_domain
+            if slug is None or self.tenant_routing == "path"
+            else f"{slug}.{self.base_domain}"
+        )
+        return f"{host}:{self.public_port}" if self.public_port else host
+
+    def url_for_tenant(self, slug: str, path: str = "/") -> str:
+        """The absolute URL of a page of a tenant, built from the registry, never from a request."""
+        prefix = f"/{slug}" if self.tenant_routing == "path" else ""
+        return f"{self.url_scheme}://{self.host_for(slug)}{prefix}{path}"
+
+    def url_for_platform(self, path: str = "/") -> str:
+        return f"{self.url_scheme}://{self.host_for(None)}{path}"
+
+
+def _normalize_database_url(url: str) -> str:
+    # psycopg 3 is the driver; accept the common spellings of a PostgreSQL URL.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _load_dotenv() -> None:
+    try:
+        from dotenv import load_dotenv
+    except ImportError:  # pragma: no cover - python-dotenv is a dependency
+        return
+    load_dotenv(PROJECT_ROOT / ".env", override=False)

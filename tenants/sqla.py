@@ -1,0 +1,29 @@
+"""Flask-SQLAlchemy, with engines the platform provides instead of one pool per app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import Engine
+
+#: ``app.extensions`` key of a callable that returns the app's engine.
+ENGINE_PROVIDER = "tenants.engine_provider"
+#: ``app.extensions`` key where the engine an app got is kept (to release it later).
+ENGINE = "tenants.engine"
+
+
+class ProvidedEngineSQLAlchemy(SQLAlchemy):
+    """Flask-SQLAlchemy whose engine for an app comes from ``app.extensions``.
+
+    Plain Flask-SQLAlchemy creates an engine, and so a pool, for every app it is
+    initialized on: with one app per tenant that is a pool per tenant. The platform
+    hands out engines instead: on PostgreSQL views of the process's one shared pool,
+    on SQLite the tenant's own file.
+    """
+
+    def _make_engine(self, bind_key: str | None, options: dict[str, Any], app: Flask) -> Engine:
+        engine: Engine = app.extensions[ENGINE_PROVIDER]()
+        app.extensions[ENGINE] = engine
+        return engine

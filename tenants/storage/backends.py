@@ -1,0 +1,246 @@
+"""Where a tenant's data lives: a SQLite file each, or a PostgreSQL schema each.
+
+Both backends create a tenant's storage all-or-nothing: the SQLite file is built
+under a temporary name and renamed into place; the PostgreSQL schema is created,
+filled and stamped in one transaction. A failure leaves no file and no schema.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from tenants.database import create_sqlite_engine
+from tenants.storage import migrations
+from tenants.workspace.models import WorkspaceBase
+
+#: Fills a new tenant's storage (the owner account) inside the creating transaction.
+Populate = Callable[[Session], None]
+
+
+class TenantStorage(ABC):
+    """The storage of every tenant on one kind of database."""
+
+    kind: str
+
+    @abstractmethod
+    def location(self, tenant_id: int) -> str:
+        """The file path or schema name of a tenant's storage (for people and tests)."""
+
+    @abstractmethod
+    def engine_for(self, tenant_id: int) -> Engine:
+        """The engine a tenant app uses; hand it back to :meth:`release` when done."""
+
+    @abstractmethod
+    def release(self, engine: Engine) -> None:
+        """Free what :meth:`engine_for` made (a no-op where engines share one pool)."""
+
+    @abstractmethod
+    def create(self, tenant_id: int, populate: Populate) -> str:
+        """Create, fill and stamp a tenant's storage, all or nothing; return its revision."""
+
+    @abstractmethod
+    def drop(self, tenant_id: int) -> None:
+        """Remove a tenant's storage and everything in it (idempotent)."""
+
+    @abstractmethod
+    def exists(self, tenant_id: int) -> bool: ...
+
+    @abstractmethod
+    def migrate(self, tenant_id: int) -> str | None:
+        """Apply pending tenant revisions in one transaction; return the revision after."""
+
+    @abstractmethod
+    def revision(self, tenant_id: int) -> str | None:
+        """The revision recorded in the tenant's storage."""
+
+    @abstractmethod
+    def existing_ids(self) -> set[int]:
+        """Tenant ids that have storage, to find orphans."""
+
+
+class SQLiteStorage(TenantStorage):
+    """One SQLite file per tenant, beside the platform database file."""
+
+    kind = "sqlite"
+    _FILE = re.compile(r"^tenant-(\d+)\.db$")
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @classmethod
+    def beside(cls, platform_url: str, fallback: Path) -> SQLiteStorage:
+        database = make_url(platform_url).database
+        if database and database != ":memory:":
+            return cls(Path(database).resolve().parent)
+        return cls(fallback)
+
+    def location(self, tenant_id: int) -> str:
+        return str(self.directory / f"tenant-{tenant_id}.db")
+
+    def _url(self, path: str | Path) -> str:
+        return f"sqlite:///{path}"
+
+    def engine_for(self, tenant_id: int) -> Engine:
+        return create_sqlite_engine(self._url(self.location(tenant_id)))
+
+    def release(self, engine: Engine) -> None:
+        engine.dispose()
+
+    def create(self, tenant_id: int, populate: Populate) -> str:
+        final = Path(self.location(tenant_id))
+        if final.exists():
+            raise FileExistsError(f"{final} already exists; remove it or pick another tenant id.")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        building = final.with_name(f"{final.name}.building-{secrets.token_hex(4)}")
+        engine = create_sqlite_engine(self._url(building))
+        try:
+            with engine.begin() as connection:
+                revision = _fill(connection, populate, schema=None)
+            engine.dispose()
+            # Fold the WAL into the file so that one rename moves the whole database.
+            _checkpoint(building)
+            os.replace(building, final)
+        except BaseException:
+            engine.dispose()
+            _remove_sqlite_files(building)
+            raise
+        return revision
+
+    def drop(self, tenant_id: int) -> None:
+        _remove_sqlite_files(Path(self.location(tenant_id)))
+
+    def exists(self, tenant_id: int) -> bool:
+        return Path(self.location(tenant_id)).exists()
+
+    def migrate(self, tenant_id: int) -> str | None:
+        engine = self.engine_for(tenant_id)
+        try:
+            with engine.begin() as connection:
+                return migrations.upgrade(migrations.TENANT_SCRIPTS, connection)
+        finally:
+            engine.dispose()
+
+    def revision(self, tenant_id: int) -> str | None:
+        engine = self.engine_for(tenant_id)
+        try:
+            with engine.connect() as connection:
+                return migrations.current_revision(connection)
+        finally:
+            engine.dispose()
+
+    def existing_ids(self) -> set[int]:
+        if not self.directory.exists():
+            return set()
+        return {
+            int(match.group(1))
+            for name in os.listdir(self.directory)
+            if (match := self._FILE.match(name))
+        }
+
+
+class PostgresStorage(TenantStorage):
+    """One schema per tenant, all served through the process's one shared pool.
+
+    Queries name the schema in their SQL (``schema_translate_map``), so no connection
+    carries a ``search_path`` from one tenant to the next, and a transaction-mode
+    pooler in front of PostgreSQL is safe.
+    """
+
+    kind = "postgresql"
+    _SCHEMA = re.compile(r"^tenant_(\d+)$")
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def location(self, tenant_id: int) -> str:
+        return f"tenant_{int(tenant_id)}"
+
+    def engine_for(self, tenant_id: int) -> Engine:
+        # A lightweight copy of the shared engine: same pool, schema compiled into the SQL.
+        return self.engine.execution_options(schema_translate_map={None: self.location(tenant_id)})
+
+    def release(self, engine: Engine) -> None:
+        # The pool is shared by every tenant: nothing of this tenant's to dispose.
+        return None
+
+    def create(self, tenant_id: int, populate: Populate) -> str:
+        schema = self.location(tenant_id)
+        with self.engine.begin() as connection:
+            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+            return _fill(_in_schema(connection, schema), populate, schema=schema)
+
+    def drop(self, tenant_id: int) -> None:
+        with self.engine.begin() as connection:
+            connection.exec_driver_sql(
+                f'DROP SCHEMA IF EXISTS "{self.location(tenant_id)}" CASCADE'
+            )
+
+    def exists(self, tenant_id: int) -> bool:
+        with self.engine.connect() as connection:
+            return bool(
+                connection.execute(
+                    text("SELECT 1 FROM pg_namespace WHERE nspname = :schema"),
+                    {"schema": self.location(tenant_id)},
+                ).scalar()
+            )
+
+    def migrate(self, tenant_id: int) -> str | None:
+        schema = self.location(tenant_id)
+        with self.engine.begin() as connection:
+            return migrations.upgrade(
+                migrations.TENANT_SCRIPTS, _in_schema(connection, schema), schema=schema
+            )
+
+    def revision(self, tenant_id: int) -> str | None:
+        with self.engine.connect() as connection:
+            return migrations.current_revision(connection, self.location(tenant_id))
+
+    def existing_ids(self) -> set[int]:
+        with self.engine.connect() as connection:
+            names = connection.execute(
+                text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%'")
+            ).scalars()
+            return {int(m.group(1)) for name in names if (m := self._SCHEMA.match(name))}
+
+
+def _in_schema(connection: Connection, schema: str) -> Connection:
+    """Point a connection's current transaction at ``schema``.
+
+    ``SET LOCAL`` ends with the transaction, so nothing reaches the next user of the
+    pooled connection; it covers Alembic operations that do not name a schema
+    (``op.add_column``), and the translate map covers everything SQLAlchemy compiles.
+    """
+    connection.exec_driver_sql(f'SET LOCAL search_path TO "{schema}"')
+    return connection.execution_options(schema_translate_map={None: schema})
+
+
+def _fill(connection: Connection, populate: Populate, *, schema: str | None) -> str:
+    WorkspaceBase.metadata.create_all(connection)
+    revision = migrations.stamp_head(connection, schema)
+    with Session(bind=connection) as session:
+        populate(session)
+        session.flush()
+    return revision
+
+
+def _checkpoint(path: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        connection.execute("PRAGMA journal_mode=DELETE")
+    connection.close()
+
+
+def _remove_sqlite_files(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)

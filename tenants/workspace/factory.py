@@ -1,0 +1,132 @@
+"""``create_app(tenant)``: one isolated Flask app per tenant.
+
+Each app has its own config (display name, plan, settings), its own secret key
+(derived from the platform secret and the tenant id, so a session cookie of one
+tenant is worthless on another) and its own storage (a SQLite file, or a schema
+served through the process's shared PostgreSQL pool).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, Response, current_app, session
+from flask_login import current_user
+from werkzeug.exceptions import HTTPException
+
+from tenants.sqla import ENGINE_PROVIDER
+from tenants.web import STATIC_DIR, SharedTemplatesFlask, render_http_error
+from tenants.workspace import auth, home
+from tenants.workspace.extensions import csrf, db, login_manager
+
+if TYPE_CHECKING:
+    from tenants.core import Platform
+    from tenants.registry.store import TenantRecord
+
+DEFAULT_ACCENT = "#4f46e5"
+
+
+def derive_tenant_secret(platform_secret: str, tenant_id: int) -> str:
+    """The tenant's own secret key: an HMAC of the platform secret and the tenant id."""
+    return hmac.new(
+        platform_secret.encode(), f"tenant-secret:{tenant_id}".encode(), hashlib.sha256
+    ).hexdigest()
+
+
+def create_app(
+    tenant: TenantRecord,
+    test_config: Mapping[str, Any] | None = None,
+    *,
+    platform: Platform | None = None,
+) -> Flask:
+    """Build the Flask app that serves ``tenant``'s workspace.
+
+    Configuration comes from defaults, then ``WORKSPACE_*`` environment variables,
+    then ``test_config``; the tenant's identity (id, slug, secret) is not overridable
+    from the environment.
+    """
+    if platform is None:
+        from tenants.core import current_platform
+
+        platform = current_platform()
+    settings = platform.settings
+    path_routing = settings.tenant_routing == "path"
+
+    app = SharedTemplatesFlask(
+        __name__,
+        root_path=str(STATIC_DIR.parent),
+        static_folder=str(STATIC_DIR),
+        instance_path=str(settings.instance_path),
+    )
+    identity = {
+        "SECRET_KEY": derive_tenant_secret(settings.secret_key, tenant.id),
+        "TENANT_ID": tenant.id,
+        "TENANT_SLUG": tenant.slug,
+        "TENANT_VERSION": tenant.version,
+    }
+    app.config.update(
+        identity,
+        TENANT_NAME=tenant.display_name,
+        TENANT_PLAN=tenant.plan,
+        TENANT_SETTINGS=dict(tenant.settings),
+        TENANT_ACCENT=tenant.settings.get("accent") or DEFAULT_ACCENT,
+        SQLALCHEMY_DATABASE_URI=f"tenant://{platform.storage.location(tenant.id)}",
+        # Host-only (no Domain), so no other subdomain ever receives it; in path mode
+        # the path keeps tenants' cookies apart on the shared host.
+        SESSION_COOKIE_DOMAIN=None,
+        SESSION_COOKIE_PATH=f"/{tenant.slug}" if path_routing else "/",
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=settings.url_scheme == "https",
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.url_scheme == "https",
+        PREFERRED_URL_SCHEME=settings.url_scheme,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.config.from_prefixed_env("WORKSPACE")
+    app.config.update(identity)
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+
+    app.extensions["tenants_platform"] = platform
+    app.extensions[ENGINE_PROVIDER] = lambda: platform.storage.engine_for(tenant.id)
+    db.init_app(app)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(home.bp)
+    app.before_request(_forget_foreign_session)
+    app.after_request(_name_the_tenant)
+    app.context_processor(_workspace_context)
+    app.register_error_handler(HTTPException, render_http_error)
+    return app
+
+
+def _forget_foreign_session() -> None:
+    # Keys are per tenant, so a foreign cookie does not verify; this keeps a session
+    # bound to its tenant even if two tenants ever shared a key.
+    tenant_id = session.get("tenant_id")
+    if tenant_id is not None and tenant_id != current_app.config["TENANT_ID"]:
+        session.clear()
+
+
+def _name_the_tenant(response: Response) -> Response:
+    response.headers["X-Tenant"] = current_app.config["TENANT_SLUG"]
+    return response
+
+
+def _workspace_context() -> dict[str, Any]:
+    config = current_app.config
+    return {
+        "workspace": {
+            "slug": config["TENANT_SLUG"],
+            "name": config["TENANT_NAME"],
+            "plan": config["TENANT_PLAN"],
+            "accent": config["TENANT_ACCENT"],
+        },
+        "is_owner": bool(getattr(current_user, "is_owner", False)),
+    }
