@@ -120,7 +120,7 @@ def tenants_list(show_all: bool) -> None:
 def tenants_suspend(slug: str) -> None:
     """Suspend SLUG: its pages answer 403 in every process within a second."""
     tenant = lifecycle.suspend_tenant(_platform(), slug, actor="cli")
-    click.echo(f"Suspended {tenant.slug}.")
+    click.echo(f"{tenant.slug} is {tenant.status}.")
 
 
 @tenants_cli.command("resume")
@@ -129,7 +129,7 @@ def tenants_suspend(slug: str) -> None:
 def tenants_resume(slug: str) -> None:
     """Resume suspended tenant SLUG."""
     tenant = lifecycle.resume_tenant(_platform(), slug, actor="cli")
-    click.echo(f"Resumed {tenant.slug}.")
+    click.echo(f"{tenant.slug} is {tenant.status}.")
 
 
 @tenants_cli.command("delete")

@@ -50,7 +50,9 @@ def test_single_flight_builds_once_for_concurrent_misses() -> None:
         return object()
 
     results: list[object] = []
-    threads = [threading.Thread(target=lambda: results.append(cache.get("a", 1, build))) for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: results.append(cache.get("a", 1, build))) for _ in range(8)
+    ]
     for thread in threads:
         thread.start()
     time.sleep(0.1)

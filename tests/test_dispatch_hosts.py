@@ -75,7 +75,9 @@ HOSTS = [
 ]
 
 
-@pytest.mark.parametrize(("host", "status", "served_by"), [h[1:] for h in HOSTS], ids=[h[0] for h in HOSTS])
+@pytest.mark.parametrize(
+    ("host", "status", "served_by"), [h[1:] for h in HOSTS], ids=[h[0] for h in HOSTS]
+)
 def test_host_routing(client: Client, host: str | None, status: int, served_by: str | None) -> None:
     if host is None:
         response = _without_host(client)

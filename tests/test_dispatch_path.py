@@ -38,7 +38,9 @@ PATHS = [
 ]
 
 
-@pytest.mark.parametrize(("path", "status", "body"), [p[1:] for p in PATHS], ids=[p[0] for p in PATHS])
+@pytest.mark.parametrize(
+    ("path", "status", "body"), [p[1:] for p in PATHS], ids=[p[0] for p in PATHS]
+)
 def test_path_routing(client: Client, path: str, status: int, body: str) -> None:
     response = client.get(environ_overrides={"PATH_INFO": path, "HTTP_HOST": "example.com"})
     assert response.status_code == status
@@ -55,5 +57,7 @@ def test_path_mode_host_must_be_base_domain(client: Client, host: str, status: i
 
 
 def test_script_name_prefix_is_kept(client: Client) -> None:
-    response = client.get("/acme/x", headers={"Host": "example.com"}, environ_overrides={"SCRIPT_NAME": "/app"})
+    response = client.get(
+        "/acme/x", headers={"Host": "example.com"}, environ_overrides={"SCRIPT_NAME": "/app"}
+    )
     assert response.get_data(as_text=True) == "tenant:acme|/app/acme|/x"

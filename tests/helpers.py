@@ -1,0 +1,33 @@
+"""Small helpers the tests share."""
+
+from __future__ import annotations
+
+import re
+
+from werkzeug.test import Client, TestResponse
+
+from tests.conftest import PASSWORD
+
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+def csrf_token(response: TestResponse) -> str:
+    match = _CSRF.search(response.get_data(as_text=True))
+    if match is None:
+        raise AssertionError("no csrf_token field on the page")
+    return match.group(1) or match.group(2)
+
+
+def host_of(slug: str | None, domain: str = "example.com") -> str:
+    return domain if slug is None else f"{slug}.{domain}"
+
+
+def login(
+    client: Client, host: str, email: str, password: str = PASSWORD, prefix: str = ""
+) -> TestResponse:
+    page = client.get(f"{prefix}/login", headers={"Host": host})
+    return client.post(
+        f"{prefix}/login",
+        headers={"Host": host},
+        data={"email": email, "password": password, "csrf_token": csrf_token(page)},
+    )

@@ -1,0 +1,63 @@
+"""A change to the registry reaches another process within a second."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from tests.conftest import TEST_SECRET
+
+WATCHER = r"""
+import sys, time
+from werkzeug.test import Client
+from tenants.core import Platform
+from tenants.settings import Settings
+
+platform = Platform(Settings.from_environ())
+client = Client(platform)
+last = None
+deadline = time.time() + 20
+while time.time() < deadline:
+    status = client.get("/login", headers={"Host": "acme.example.com"}).status_code
+    if status != last:
+        print(f"{time.time():.3f} {status}", flush=True)
+        last = status
+    time.sleep(0.01)
+"""
+
+
+def test_suspend_and_resume_reach_a_second_process_within_a_second(
+    platform, create_tenant, settings, tmp_path
+) -> None:
+    from tenants import lifecycle
+
+    create_tenant("acme")
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=settings.database_url,
+        SECRET_KEY=TEST_SECRET,
+        BASE_DOMAIN="example.com",
+        INSTANCE_PATH=str(tmp_path),
+    )
+    env.pop("REGISTRY_POLL_SECONDS", None)  # the default interval, as deployed
+    watcher = subprocess.Popen(
+        [sys.executable, "-c", WATCHER], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert watcher.stdout.readline().split()[1] == "200"
+        changed_at = time.time()
+        lifecycle.suspend_tenant(platform, "acme")
+        seen_at, status = watcher.stdout.readline().split()
+        assert status == "403"
+        assert float(seen_at) - changed_at < 1.0
+
+        changed_at = time.time()
+        lifecycle.resume_tenant(platform, "acme")
+        seen_at, status = watcher.stdout.readline().split()
+        assert status == "200"
+        assert float(seen_at) - changed_at < 1.0
+    finally:
+        watcher.kill()
+        watcher.communicate()

@@ -1,0 +1,78 @@
+"""Settings from the environment, with clear errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tenants.settings import DEVELOPMENT_SECRET_KEY, Settings, SettingsError
+
+
+def test_defaults_run_on_sqlite_under_instance() -> None:
+    settings = Settings.from_environ({}, load_dotenv=False)
+    assert settings.is_sqlite and settings.database_url.endswith("instance/platform.db")
+    assert settings.base_domain == "localhost"
+    assert settings.tenant_routing == "subdomain"
+    assert settings.secret_key == DEVELOPMENT_SECRET_KEY
+
+
+def test_postgres_urls_use_psycopg3() -> None:
+    settings = Settings.from_environ({"DATABASE_URL": "postgres://u@h/db"}, load_dotenv=False)
+    assert settings.database_url == "postgresql+psycopg://u@h/db" and settings.is_postgres
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"BASE_DOMAIN": "https://example.com"}, "BASE_DOMAIN"),
+        ({"TENANT_ROUTING": "header"}, "TENANT_ROUTING"),
+        ({"TENANT_APP_CACHE_SIZE": "lots"}, "whole number"),
+        ({"TENANT_APP_CACHE_SIZE": "0"}, "below 1"),
+        ({"REGISTRY_POLL_SECONDS": "-1"}, "negative"),
+        ({"PUBLIC_PORT": "80a"}, "PUBLIC_PORT"),
+    ],
+    ids=[
+        "domain-with-scheme",
+        "routing",
+        "cache-not-number",
+        "cache-zero",
+        "poll-negative",
+        "port",
+    ],
+)
+def test_bad_settings_say_what_to_fix(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_environ(environ, load_dotenv=False)
+
+
+def test_secret_key_is_required_outside_debug() -> None:
+    with pytest.raises(SettingsError, match="SECRET_KEY"):
+        Settings.from_environ({}, load_dotenv=False).check_secret_key()
+    with pytest.raises(SettingsError, match="SECRET_KEY"):
+        Settings.from_environ({"SECRET_KEY": "short"}, load_dotenv=False).check_secret_key()
+    Settings.from_environ({"FLASK_DEBUG": "1"}, load_dotenv=False).check_secret_key()
+    Settings.from_environ({"SECRET_KEY": "x" * 32}, load_dotenv=False).check_secret_key()
+
+
+def test_wsgi_entry_point_refuses_to_start_without_a_secret(tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "FLASK_DEBUG"}}
+    env["INSTANCE_PATH"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-c", "import tenants.wsgi"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY is missing" in result.stderr
+
+
+def test_urls_come_from_settings_not_requests() -> None:
+    settings = Settings(database_url="sqlite://", base_domain="example.com", public_port="8000")
+    assert settings.url_for_tenant("acme", "/x") == "http://acme.example.com:8000/x"
+    path = settings.with_changes(tenant_routing="path", url_scheme="https", public_port="")
+    assert path.url_for_tenant("acme", "/x") == "https://example.com/acme/x"
