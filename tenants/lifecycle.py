@@ -208,3 +208,40 @@ def delete_tenant(platform: Platform, slug: str, *, actor: str = "cli") -> Tenan
     platform.apps.discard(tenant.id)
     platform.storage.drop(tenant.id)
     return tenant
+
+
+def update_tenant(
+    platform: Platform,
+    slug: str,
+    *,
+    actor: str,
+    display_name: str | None = None,
+    plan: str | None = None,
+    settings: dict[str, object] | None = None,
+) -> Tenant:
+    """Change a live tenant's display name, plan or settings (merged); audited.
+
+    The change moves the registry clock: every process rebuilds the tenant's app with
+    the new values within a poll interval.
+    """
+    with Session(platform.engine, expire_on_commit=False) as session:
+        tenant = service.get_live(session, slug)
+        changes: dict[str, object] = {}
+        if display_name is not None and display_name != tenant.display_name:
+            tenant.display_name = display_name
+            changes["display_name"] = display_name
+        if plan is not None and plan != tenant.plan:
+            tenant.plan = plan
+            changes["plan"] = plan
+        if settings:
+            merged = {**(tenant.settings or {}), **settings}
+            if merged != tenant.settings:
+                tenant.settings = merged
+                changes["settings"] = settings
+        if not changes:
+            return tenant
+        service.touch(session, tenant)
+        service.audit(session, actor, "tenant.update", tenant, **changes)
+        session.commit()
+    platform.registry.invalidate()
+    return tenant
