@@ -26,12 +26,12 @@ def make_login_token(tenant_secret: str, tenant_id: int, user_id: int) -> str:
     return serializer.dumps({"tenant": tenant_id, "user": user_id, "nonce": secrets.token_hex(16)})
 
 
-def read_login_token(
-    tenant_secret: str, token: str, max_age: int = LOGIN_TOKEN_MAX_AGE
-) -> dict[str, Any]:
+def read_login_token(tenant_secret: str, token: str, max_age: int | None = None) -> dict[str, Any]:
     serializer = URLSafeTimedSerializer(tenant_secret, salt=_SALT)
     try:
-        claims = serializer.loads(token, max_age=max_age)
+        claims = serializer.loads(
+            token, max_age=LOGIN_TOKEN_MAX_AGE if max_age is None else max_age
+        )
     except SignatureExpired:
         raise LoginTokenError("That login link has expired.") from None
     except BadSignature:

@@ -17,10 +17,21 @@ bp = Blueprint("signup", __name__)
 
 
 class SignupForm(FlaskForm):
-    name = StringField("Workspace name", validators=[DataRequired(), Length(max=120)])
-    subdomain = StringField("Subdomain", validators=[DataRequired(), Length(max=63)])
-    email = EmailField("Your email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+    # Only presence and a generous size here; lifecycle.validate_new_tenant says the rest.
+    name = StringField(
+        "Workspace name",
+        validators=[DataRequired("Give the workspace a name."), Length(max=500)],
+    )
+    subdomain = StringField(
+        "Subdomain",
+        validators=[DataRequired("Choose a subdomain: it is required."), Length(max=500)],
+    )
+    email = EmailField(
+        "Your email", validators=[DataRequired("Enter your email address."), Length(max=500)]
+    )
+    password = PasswordField(
+        "Password", validators=[DataRequired("Choose a password."), Length(max=500)]
+    )
 
 
 @bp.route("/signup", methods=["GET", "POST"])
