@@ -6,20 +6,24 @@ Bad input ends with one clear line on stderr and a non-zero exit, never a traceb
 from __future__ import annotations
 
 import functools
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from tenants import lifecycle
 from tenants.admins import InvalidAdmin, create_admin
-from tenants.registry.models import Tenant
+from tenants.registry import service
+from tenants.registry.models import SLUG_HOLDING_STATUSES, Tenant, TenantStatus, utcnow
 from tenants.storage import migrations
 
 if TYPE_CHECKING:
@@ -164,3 +168,237 @@ def register_commands(app: Flask) -> None:
 
 def _elapsed(started: float) -> str:
     return f"{(time.perf_counter() - started) * 1000:.0f} ms"
+
+
+# -- fleet operations: migrate, status, cleanup ----------------------------------------
+
+#: Tenants whose storage the fleet commands migrate and check (provisioning ones get the
+#: head revision when they are created; failed and deleted ones have no storage).
+MIGRATED_STATUSES = (str(TenantStatus.ACTIVE), str(TenantStatus.SUSPENDED))
+#: A provisioning takes milliseconds; one this old was abandoned by a crashed process.
+STUCK_PROVISIONING_AFTER = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class _FleetTenant:
+    id: int
+    slug: str
+    status: str
+    storage_revision: str | None
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    slug: str
+    result: str
+    elapsed: str
+    detail: str
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _head() -> str:
+    # Read at call time: the tenant history's location is the module's current one.
+    return migrations.head_revision(migrations.TENANT_SCRIPTS)
+
+
+def _fleet(platform: Platform, slugs: Sequence[str]) -> list[_FleetTenant]:
+    """The tenants to migrate, from one registry query: all active and suspended, or SLUGS."""
+    columns = (Tenant.id, Tenant.slug, Tenant.status, Tenant.storage_revision)
+    if not slugs:
+        query = select(*columns).where(Tenant.status.in_(MIGRATED_STATUSES))
+    else:
+        holding = [str(status) for status in SLUG_HOLDING_STATUSES]
+        wanted = {slug.strip().lower() for slug in slugs}
+        query = select(*columns).where(
+            func.lower(Tenant.slug).in_(wanted), Tenant.status.in_(holding)
+        )
+    with Session(platform.engine) as session:
+        tenants = [_FleetTenant(*row) for row in session.execute(query.order_by(Tenant.slug))]
+    if slugs:
+        found = {tenant.slug.lower() for tenant in tenants}
+        unknown = sorted(wanted - found)
+        if unknown:
+            names = ", ".join(f"“{slug}”" for slug in unknown)
+            raise click.ClickException(
+                f"No tenant {names}; 'flask --app tenants.wsgi tenants list' shows the tenants."
+            )
+        for tenant in tenants:
+            if tenant.status not in MIGRATED_STATUSES:
+                raise click.ClickException(
+                    f"Tenant “{tenant.slug}” is still being provisioned; it is created at the "
+                    "head revision, so it needs no migration."
+                )
+    return tenants
+
+
+def _record_revision(platform: Platform, tenant_id: int, revision: str | None) -> None:
+    with Session(platform.engine) as session:
+        row = session.get(Tenant, tenant_id)
+        if row is not None:
+            row.storage_revision = revision
+            service.touch(session, row)
+            session.commit()
+
+
+def _migrate_one(platform: Platform, tenant: _FleetTenant) -> _Outcome:
+    started = time.perf_counter()
+    before = tenant.storage_revision or "none"
+    try:
+        if not platform.storage.exists(tenant.id):
+            # Never migrate missing storage: on SQLite that would build an empty tenant.
+            raise FileNotFoundError(
+                f"its storage {platform.storage.location(tenant.id)} is missing; "
+                "restore it, or delete the tenant"
+            )
+        revision = platform.storage.migrate(tenant.id)
+    except Exception as error:
+        return _Outcome(tenant.slug, "failed", _elapsed(started), _first_line(error))
+    try:
+        _record_revision(platform, tenant.id, revision)
+    except Exception as error:
+        return _Outcome(
+            tenant.slug,
+            "failed",
+            _elapsed(started),
+            f"migrated to {revision}, but the registry could not record it "
+            f"({_first_line(error)}); run migrate again",
+        )
+    return _Outcome(tenant.slug, "upgraded", _elapsed(started), f"{before} → {revision}")
+
+
+@tenants_cli.command("migrate")
+@click.argument("slugs", nargs=-1, metavar="[SLUG]...")
+@friendly_errors
+def tenants_migrate(slugs: tuple[str, ...]) -> None:
+    """Apply pending tenant migrations to all active and suspended tenants, or to SLUG...
+
+    A tenant whose recorded revision is the head is skipped without opening its storage.
+    A failing tenant is reported and the others go on; the exit status is 1 if any failed.
+    """
+    platform = _platform()
+    head = _head()
+    tenants = _fleet(platform, slugs)
+    pending = [tenant for tenant in tenants if tenant.storage_revision != head]
+    up_to_date = len(tenants) - len(pending)
+    if not pending:
+        click.echo(f"All {len(tenants)} tenants are at {head}; nothing to migrate.")
+        return
+    outcomes: list[_Outcome] = []
+    with click.progressbar(
+        pending,
+        label=f"Migrating {len(pending)} tenants to {head}",
+        item_show_func=lambda tenant: tenant.slug if tenant else None,
+        # On stderr, so the summary on stdout can be piped or saved alone.
+        file=sys.stderr,
+    ) as bar:
+        for tenant in bar:
+            outcomes.append(_migrate_one(platform, tenant))
+    platform.registry.invalidate()
+
+    width = max(len("SLUG"), *(len(outcome.slug) for outcome in outcomes))
+    click.echo(f"{'SLUG':<{width}}  {'RESULT':<8}  {'TIME':>8}  DETAIL")
+    for outcome in outcomes:
+        click.echo(
+            f"{outcome.slug:<{width}}  {outcome.result:<8}  {outcome.elapsed:>8}  {outcome.detail}"
+        )
+    failed = sum(outcome.result == "failed" for outcome in outcomes)
+    click.echo(
+        f"Upgraded {len(outcomes) - failed}, failed {failed}, up to date {up_to_date} "
+        f"(head {head})."
+    )
+    if failed:
+        click.echo(
+            "Fix the failed tenants and run 'flask --app tenants.wsgi tenants migrate' again.",
+            err=True,
+        )
+        click.get_current_context().exit(1)
+
+
+@tenants_cli.command("status")
+@friendly_errors
+def tenants_status() -> None:
+    """List active and suspended tenants whose storage is not at the head revision.
+
+    Reads only the registry (one query). Exit status 1 when any tenant is behind.
+    """
+    head = _head()
+    with Session(_platform().engine) as session:
+        rows = session.execute(
+            select(Tenant.slug, Tenant.status, Tenant.storage_revision)
+            .where(Tenant.status.in_(MIGRATED_STATUSES))
+            .order_by(Tenant.slug)
+        ).all()
+    behind = [row for row in rows if row.storage_revision != head]
+    if not behind:
+        click.echo(f"All {len(rows)} tenants are at {head}.")
+        return
+    click.echo(f"{len(behind)} of {len(rows)} tenants are not at {head}:")
+    width = max(len("SLUG"), *(len(row.slug) for row in behind))
+    click.echo(f"{'SLUG':<{width}}  {'STATUS':<10}  REVISION")
+    for row in behind:
+        click.echo(f"{row.slug:<{width}}  {row.status:<10}  {row.storage_revision or 'missing'}")
+    click.echo("Run 'flask --app tenants.wsgi tenants migrate' to bring them to the head.")
+    click.get_current_context().exit(1)
+
+
+@tenants_cli.command("cleanup")
+@friendly_errors
+def tenants_cleanup() -> None:
+    """Fail tenants stuck in provisioning, and drop storage that no live tenant owns."""
+    platform = _platform()
+    minutes = int(STUCK_PROVISIONING_AFTER.total_seconds() // 60)
+    with Session(platform.engine) as session:
+        stuck = (
+            session.execute(
+                select(Tenant)
+                .where(
+                    Tenant.status == str(TenantStatus.PROVISIONING),
+                    Tenant.created_at < utcnow() - STUCK_PROVISIONING_AFTER,
+                )
+                .order_by(Tenant.id)
+            )
+            .scalars()
+            .all()
+        )
+        for tenant in stuck:
+            service.set_status(session, tenant, TenantStatus.FAILED)
+            service.audit(
+                session,
+                "cli",
+                "tenant.fail",
+                tenant,
+                reason=f"stuck in provisioning for over {minutes} minutes",
+            )
+        session.commit()
+        for tenant in stuck:
+            click.echo(
+                f"Marked {tenant.slug} (id {tenant.id}) failed: it was stuck in provisioning "
+                f"for over {minutes} minutes; its subdomain is free again."
+            )
+    if stuck:
+        platform.registry.invalidate()
+
+    # Storage first, then the live tenants: storage created after the first read is not
+    # looked at, and every tenant's row is committed before its storage is created.
+    existing = platform.storage.existing_ids()
+    holding = [str(status) for status in SLUG_HOLDING_STATUSES]
+    with Session(platform.engine) as session:
+        live = set(session.execute(select(Tenant.id).where(Tenant.status.in_(holding))).scalars())
+    failures = 0
+    for tenant_id in sorted(existing - live):
+        location = platform.storage.location(tenant_id)
+        try:
+            platform.storage.drop(tenant_id)
+        except Exception as error:
+            failures += 1
+            click.echo(f"Could not drop {location}: {_first_line(error)}", err=True)
+        else:
+            click.echo(f"Dropped {location}: no live tenant owns it.")
+    if not stuck and not existing - live:
+        click.echo("Nothing to clean up.")
+    if failures:
+        click.get_current_context().exit(1)

@@ -52,6 +52,13 @@ def valid_email(email: str) -> bool:
     return len(email) <= 254 and _EMAIL.match(email) is not None
 
 
+class ProvisioningAbandoned(RuntimeError):
+    """The tenant stopped being "provisioning" (cleanup marked it failed) before it was done."""
+
+    def __init__(self, slug: str) -> None:
+        super().__init__(f"Provisioning of “{slug}” was abandoned; sign up again.")
+
+
 class InvalidSignup(ValueError):
     """A signup field is invalid; ``field`` names it, the message says why."""
 
@@ -118,7 +125,11 @@ def provision_tenant(
     try:
         revision = platform.storage.create(tenant_id, add_owner)
         with Session(platform.engine) as session:
-            row = session.get_one(Tenant, tenant_id)
+            row = session.get_one(Tenant, tenant_id, with_for_update=True)
+            if row.status != TenantStatus.PROVISIONING:
+                # `tenants cleanup` gave up on this slow provisioning meanwhile: its slug
+                # may be someone else's now, so it must not come back to life.
+                raise ProvisioningAbandoned(row.slug)
             row.storage_revision = revision
             service.set_status(session, row, TenantStatus.ACTIVE)
             service.audit(session, actor, "tenant.create", row, slug=row.slug)

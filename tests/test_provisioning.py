@@ -114,3 +114,23 @@ def test_deleted_slug_can_be_signed_up_again_with_fresh_storage(
     assert second.id != first.id
     assert platform.storage.existing_ids() == {second.id}
     assert client.get("/login", headers={"Host": "acme.example.com"}).status_code == 200
+
+
+def test_provisioning_given_up_by_cleanup_does_not_come_back(
+    platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = platform.storage.create
+
+    def create_while_cleanup_gives_up(tenant_id, populate):
+        revision = original(tenant_id, populate)
+        with Session(platform.engine) as session:  # what `tenants cleanup` does meanwhile
+            service.set_status(session, session.get_one(Tenant, tenant_id), TenantStatus.FAILED)
+            session.commit()
+        return revision
+
+    monkeypatch.setattr(platform.storage, "create", create_while_cleanup_gives_up)
+    with pytest.raises(lifecycle.ProvisioningAbandoned):
+        lifecycle.provision_tenant(platform, new_tenant())
+    platform.registry.refresh(force=True)
+    assert platform.registry.get("acme") is None
+    assert platform.storage.existing_ids() == set()

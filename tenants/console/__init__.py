@@ -14,6 +14,7 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException
 
 from tenants.console import health, pages, signup
+from tenants.console.admin import init_admin
 from tenants.console.extensions import csrf, registry_db
 from tenants.sqla import ENGINE_PROVIDER
 from tenants.web import STATIC_DIR, SharedTemplatesFlask, render_http_error
@@ -52,6 +53,7 @@ def create_console_app(platform: Platform, test_config: dict[str, Any] | None = 
     app.register_blueprint(pages.bp)
     app.register_blueprint(signup.bp)
     app.register_blueprint(health.bp)
+    init_admin(app)
     app.register_error_handler(HTTPException, render_http_error)
 
     from tenants.cli import register_commands

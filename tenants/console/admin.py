@@ -1,0 +1,311 @@
+"""The admin console at ``/admin/``: find tenants, look at one, suspend, resume, re-plan, delete.
+
+Every change goes through ``tenants.lifecycle`` with the admin's email as the actor, so
+it moves the registry clock (every process sees it within a poll) and lands in the
+audit log shown on the tenant's page.
+
+The list pages with OFFSET/LIMIT (Flask-SQLAlchemy's ``paginate``), newest first: the
+order is the primary key's, and the status filter has its own index, so a page and its
+count stay in the low milliseconds at 10,000 tenants. The name search is a substring
+match, which no B-tree index serves; at that size the scan is a few milliseconds too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required, logout_user
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Response
+
+from tenants import lifecycle
+from tenants.console.admin_auth import init_admin_auth
+from tenants.console.admin_forms import (
+    ALL,
+    LIVE,
+    DeleteForm,
+    PlanForm,
+    TenantSearchForm,
+)
+from tenants.console.extensions import registry_db
+from tenants.registry.models import SLUG_HOLDING_STATUSES, AuditEntry, Tenant, TenantStatus
+from tenants.workspace.models import User
+
+if TYPE_CHECKING:
+    from tenants.core import Platform
+
+log = logging.getLogger(__name__)
+
+PER_PAGE = 50
+#: Beyond any real list; bounds the OFFSET a request can ask the database for.
+MAX_PAGE = 1_000_000
+#: The newest audit entries shown on a tenant's page.
+AUDIT_ENTRIES_SHOWN = 200
+_LIVE = tuple(str(status) for status in SLUG_HOLDING_STATUSES)
+_HAS_STORAGE = (str(TenantStatus.ACTIVE), str(TenantStatus.SUSPENDED))
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def init_admin(app: Flask) -> None:
+    """Add the admin console (log-in, throttle, pages) to the platform's console ``app``."""
+    init_admin_auth(app)
+    app.register_blueprint(bp)
+
+
+@bp.before_request
+@login_required
+def _admins_only() -> None:
+    """Every page and action of this blueprint refuses anyone but a logged-in admin."""
+    return None
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _platform() -> Platform:
+    return current_app.extensions["tenants_platform"]
+
+
+# -- the tenants list -----------------------------------------------------------------
+
+
+@bp.get("/")
+def tenants() -> Any:
+    form = TenantSearchForm(formdata=request.args)
+    if not form.validate():
+        problems = "; ".join(
+            f"{form[name].label.text}: {' '.join(e)}" for name, e in form.errors.items()
+        )
+        abort(400, description=f"The search cannot be run ({problems}). Change it and try again.")
+    page_number = request.args.get("page", "1")
+    if not (page_number.isascii() and page_number.isdigit() and 1 <= int(page_number) <= MAX_PAGE):
+        abort(400, description="The page number is a whole number from 1; go back to page 1.")
+    query = tenants_query(form.q.data or "", form.status.data or LIVE)
+    page = registry_db.paginate(
+        query, page=int(page_number), per_page=PER_PAGE, max_per_page=PER_PAGE, error_out=False
+    )
+    done_reading()
+    return render_template(
+        "admin/tenants.html",
+        form=form,
+        page=page,
+        filters={"q": form.q.data or None, "status": form.status.data or LIVE},
+        url_for_tenant=_platform().settings.url_for_tenant,
+        live_statuses=_LIVE,
+    )
+
+
+def tenants_query(search: str, status: str) -> Select[tuple[Tenant]]:
+    """Tenants whose slug or name contains ``search`` (any case), in ``status``, newest first."""
+    query = select(Tenant)
+    if status == LIVE:
+        query = query.where(Tenant.status.in_(_LIVE))
+    elif status != ALL:
+        query = query.where(Tenant.status == status)
+    search = search.strip()
+    if search:
+        query = query.where(
+            or_(
+                Tenant.slug.icontains(search, autoescape=True),
+                Tenant.display_name.icontains(search, autoescape=True),
+            )
+        )
+    return query.order_by(Tenant.id.desc())
+
+
+# -- one tenant -----------------------------------------------------------------------
+
+
+@bp.get("/tenants/<int:tenant_id>")
+def tenant(tenant_id: int) -> Any:
+    return _tenant_page(_get_tenant(tenant_id))
+
+
+def _get_tenant(tenant_id: int) -> Tenant:
+    tenant = registry_db.get_or_404(
+        Tenant,
+        tenant_id,
+        description=f"There is no tenant with id {tenant_id}; the tenants list shows them all.",
+    )
+    done_reading()
+    return tenant
+
+
+def done_reading() -> None:
+    """End the registry transaction; what was loaded stays readable.
+
+    On SQLite every transaction takes the write lock (BEGIN IMMEDIATE), so a view must
+    not hold one while ``lifecycle`` writes through its own connection, nor while it renders.
+    """
+    registry_db.session.close()
+
+
+def _tenant_page(
+    row: Tenant,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    plan_form: PlanForm | None = None,
+    delete_form: DeleteForm | None = None,
+) -> tuple[str, int]:
+    platform = _platform()
+    audit = (
+        registry_db.session.execute(
+            select(AuditEntry)
+            .where(AuditEntry.tenant_id == row.id)
+            .order_by(AuditEntry.id.desc())
+            .limit(AUDIT_ENTRIES_SHOWN)
+        )
+        .scalars()
+        .all()
+    )
+    done_reading()
+    if plan_form is None:
+        plan_form = PlanForm(formdata=None, plan=row.plan)
+    return (
+        render_template(
+            "admin/tenant.html",
+            tenant=row,
+            is_live=row.status in _LIVE,
+            url=platform.settings.url_for_tenant(row.slug),
+            storage_location=platform.storage.location(row.id),
+            members=count_members(platform, row),
+            audit=audit,
+            plan_form=plan_form,
+            delete_form=delete_form or DeleteForm(formdata=None),
+            error=error,
+        ),
+        status,
+    )
+
+
+def count_members(platform: Platform, row: Tenant) -> int | None:
+    """How many users the tenant's storage holds; None when it has no readable storage."""
+    if row.status not in _HAS_STORAGE or not platform.storage.exists(row.id):
+        # Never open missing storage: on SQLite that would create an empty file.
+        return None
+    engine = platform.storage.engine_for(row.id)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(select(func.count()).select_from(User)).scalar_one()
+    except SQLAlchemyError:
+        log.exception("Could not count the members of tenant %s", row.id)
+        return None
+    finally:
+        platform.storage.release(engine)
+
+
+# -- actions --------------------------------------------------------------------------
+
+
+def _live_tenant(tenant_id: int) -> Tenant | tuple[str, int]:
+    """The tenant if it is live; otherwise its page with a 409 saying why nothing changed."""
+    row = _get_tenant(tenant_id)
+    if row.status not in _LIVE:
+        return _tenant_page(
+            row,
+            status=409,
+            error=f"Tenant “{row.slug}” is {row.status}; it can no longer be changed.",
+        )
+    return row
+
+
+def _back_to(row: Tenant) -> Response:
+    return redirect(url_for("admin.tenant", tenant_id=row.id), code=303)
+
+
+@bp.post("/tenants/<int:tenant_id>/suspend")
+def suspend(tenant_id: int) -> Any:
+    return _change_status(tenant_id, lifecycle.suspend_tenant, "suspended")
+
+
+@bp.post("/tenants/<int:tenant_id>/resume")
+def resume(tenant_id: int) -> Any:
+    return _change_status(tenant_id, lifecycle.resume_tenant, "active")
+
+
+def _change_status(tenant_id: int, change: Callable[..., Tenant], target: str) -> Any:
+    row = _live_tenant(tenant_id)
+    if not isinstance(row, Tenant):
+        return row
+    if row.status == target:
+        flash(f"{row.slug} is already {target}.")
+        return _back_to(row)
+    try:
+        change(_platform(), row.slug, actor=current_user.email)
+    except (lifecycle.InvalidTransition, lifecycle.TenantNotFound) as error:
+        return _tenant_page(row, status=409, error=str(error))
+    if target == "suspended":
+        flash(f"Suspended {row.slug}: its pages answer 403 in every process within a second.")
+    else:
+        flash(f"Resumed {row.slug}: its pages are served again.")
+    return _back_to(row)
+
+
+@bp.post("/tenants/<int:tenant_id>/plan")
+def change_plan(tenant_id: int) -> Any:
+    row = _live_tenant(tenant_id)
+    if not isinstance(row, Tenant):
+        return row
+    form = PlanForm()
+    if not form.validate():
+        return _tenant_page(
+            row, status=422, error="Choose one of the plans listed.", plan_form=form
+        )
+    plan = form.plan.data
+    if plan == row.plan:
+        flash(f"{row.slug} is already on the {plan} plan.")
+        return _back_to(row)
+    try:
+        lifecycle.update_tenant(_platform(), row.slug, actor=current_user.email, plan=plan)
+    except lifecycle.TenantNotFound as error:
+        return _tenant_page(row, status=409, error=str(error))
+    flash(f"{row.slug} is now on the {plan} plan.")
+    return _back_to(row)
+
+
+@bp.post("/tenants/<int:tenant_id>/delete")
+def delete(tenant_id: int) -> Any:
+    row = _live_tenant(tenant_id)
+    if not isinstance(row, Tenant):
+        return row
+    form = DeleteForm()
+    if not form.validate() or form.confirm.data != row.slug:
+        if not form.confirm.errors:
+            form.confirm.errors = [
+                f"Type “{row.slug}” exactly to delete this tenant; nothing was deleted."
+            ]
+        return _tenant_page(row, status=422, error="The tenant was not deleted.", delete_form=form)
+    try:
+        lifecycle.delete_tenant(_platform(), row.slug, actor=current_user.email)
+    except (lifecycle.InvalidTransition, lifecycle.TenantNotFound) as error:
+        return _tenant_page(row, status=409, error=str(error))
+    flash(f"Deleted {row.slug} and dropped its storage; the subdomain is free again.")
+    return _back_to(row)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    logout_user()
+    session.clear()
+    flash("You are logged out.")
+    return redirect(url_for("admin_auth.login"), code=303)
