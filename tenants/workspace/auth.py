@@ -26,6 +26,7 @@ from tenants.tokens import LoginTokenError, read_login_token
 from tenants.workspace.extensions import db, login_manager
 from tenants.workspace.forms import LoginForm
 from tenants.workspace.models import UsedLoginToken, User
+from tenants.workspace.throttle import limit_login_per_account, limit_login_per_address
 
 bp = Blueprint("auth", __name__)
 
@@ -67,6 +68,8 @@ def start_session(user: User) -> None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limit_login_per_address
+@limit_login_per_account
 def login() -> Any:
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,15 @@ from werkzeug.exceptions import HTTPException
 
 from tenants.sqla import ENGINE_PROVIDER
 from tenants.web import STATIC_DIR, SharedTemplatesFlask, render_http_error
-from tenants.workspace import auth, home
+from tenants.workspace import (
+    account,
+    auth,
+    home,
+    members,
+    notes,
+    throttle,
+    workspace_settings,
+)
 from tenants.workspace.extensions import csrf, db, login_manager
 
 if TYPE_CHECKING:
@@ -27,6 +36,14 @@ if TYPE_CHECKING:
     from tenants.registry.store import TenantRecord
 
 DEFAULT_ACCENT = "#4f46e5"
+_ACCENT = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+def valid_accent(value: object) -> str:
+    """The accent to put in the page's CSS: a ``#rrggbb`` colour, else the default."""
+    if isinstance(value, str) and _ACCENT.fullmatch(value):
+        return value
+    return DEFAULT_ACCENT
 
 
 def derive_tenant_secret(platform_secret: str, tenant_id: int) -> str:
@@ -72,7 +89,9 @@ def create_app(
         TENANT_NAME=tenant.display_name,
         TENANT_PLAN=tenant.plan,
         TENANT_SETTINGS=dict(tenant.settings),
-        TENANT_ACCENT=tenant.settings.get("accent") or DEFAULT_ACCENT,
+        # Checked again here: the registry can be written by other tools, and the value
+        # goes into a <style> element.
+        TENANT_ACCENT=valid_accent(tenant.settings.get("accent")),
         SQLALCHEMY_DATABASE_URI=f"tenant://{platform.storage.location(tenant.id)}",
         # Host-only (no Domain), so no other subdomain ever receives it; in path mode
         # the path keeps tenants' cookies apart on the shared host.
@@ -97,8 +116,9 @@ def create_app(
     db.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(home.bp)
+    throttle.init_app(app)
+    for blueprint in (auth.bp, home.bp, notes.bp, members.bp, account.bp, workspace_settings.bp):
+        app.register_blueprint(blueprint)
     app.before_request(_forget_foreign_session)
     app.after_request(_name_the_tenant)
     app.context_processor(_workspace_context)

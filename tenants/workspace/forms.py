@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length, Regexp, ValidationError
+from wtforms import (
+    ColorField,
+    EmailField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, EqualTo, Length, Regexp, ValidationError
 
-from tenants.lifecycle import valid_email
+from tenants.lifecycle import MIN_PASSWORD_LENGTH, valid_email
+from tenants.workspace.models import Role
+
+#: ``\Z``, not ``$``: ``$`` also matches before a trailing newline.
+ACCENT_PATTERN = r"^#[0-9a-fA-F]{6}\Z"
+ROLE_CHOICES = [SelectChoice(Role.MEMBER, "Member"), SelectChoice(Role.OWNER, "Owner")]
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
 
 
 class EmailAddress:
@@ -17,6 +35,20 @@ class EmailAddress:
             raise ValidationError("Enter an email address like you@example.com.")
 
 
+def _new_password(label: str) -> PasswordField:
+    return PasswordField(
+        label,
+        validators=[
+            DataRequired("Choose a password."),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                max=200,
+                message=f"Use {MIN_PASSWORD_LENGTH} to 200 characters.",
+            ),
+        ],
+    )
+
+
 class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), EmailAddress(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
@@ -24,36 +56,60 @@ class LoginForm(FlaskForm):
 
 
 class NoteForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    title = StringField(
+        "Title",
+        filters=[_strip],
+        validators=[DataRequired("Give the note a title."), Length(max=200)],
+    )
     body = TextAreaField("Body", validators=[Length(max=20000)])
     submit = SubmitField("Save note")
 
 
 class MemberForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), EmailAddress(), Length(max=254)])
-    name = StringField("Name", validators=[Length(max=120)])
-    password = PasswordField(
-        "Initial password", validators=[DataRequired(), Length(min=8, max=200)]
+    email = EmailField(
+        "Email",
+        filters=[_strip],
+        validators=[DataRequired("Enter the member's email."), EmailAddress(), Length(max=254)],
     )
-    role = StringField("Role", default="member", validators=[Regexp(r"^(owner|member)$")])
+    name = StringField("Name", filters=[_strip], validators=[Length(max=120)])
+    password = _new_password("Initial password")
+    role = SelectField("Role", choices=ROLE_CHOICES, default=Role.MEMBER)
     submit = SubmitField("Add member")
 
 
+class RoleForm(FlaskForm):
+    """One member's role, on the members page (one form per row, prefixed by the member id)."""
+
+    role = SelectField("Role", choices=ROLE_CHOICES)
+    submit = SubmitField("Change role")
+
+
 class PasswordForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[DataRequired()])
-    new_password = PasswordField(
-        "New password", validators=[DataRequired(), Length(min=8, max=200)]
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired("Enter your current password.")]
+    )
+    new_password = _new_password("New password")
+    confirm_password = PasswordField(
+        "Repeat the new password",
+        validators=[
+            DataRequired("Repeat the new password."),
+            EqualTo("new_password", message="The two new passwords differ; type them again."),
+        ],
     )
     submit = SubmitField("Change password")
 
 
 class WorkspaceSettingsForm(FlaskForm):
-    display_name = StringField("Workspace name", validators=[DataRequired(), Length(max=120)])
-    accent = StringField(
+    display_name = StringField(
+        "Workspace name",
+        filters=[_strip],
+        validators=[DataRequired("Give the workspace a name."), Length(max=120)],
+    )
+    accent = ColorField(
         "Accent colour",
         validators=[
-            DataRequired(),
-            Regexp(r"^#[0-9a-fA-F]{6}$", message="Use a colour like #4f46e5."),
+            DataRequired("Pick an accent colour."),
+            Regexp(ACCENT_PATTERN, message="Use a colour like #4f46e5."),
         ],
     )
     submit = SubmitField("Save settings")
