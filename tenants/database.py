@@ -8,11 +8,16 @@ attach more than ten files to one connection.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+#: May SQLite transactions begun in this context write? Then they take the write lock up
+#: front. Read-only requests clear it, so their readers run side by side under WAL.
+sqlite_write_intent: ContextVar[bool] = ContextVar("sqlite_write_intent", default=True)
 
 
 def create_platform_engine(
@@ -67,4 +72,4 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_on_begin(connection: Any) -> None:
     # IMMEDIATE takes the write lock up front: a transaction that reads and then writes
     # cannot fail half-way with SQLITE_BUSY; it waits (busy_timeout) for its turn instead.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if sqlite_write_intent.get() else "BEGIN")
