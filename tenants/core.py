@@ -71,7 +71,13 @@ class Platform:
             )
         else:
             dispatcher = SubdomainDispatcher(self.settings.base_domain, self.console, self.resolve)
+        from tenants.dispatch.requestlog import RequestLog
+
+        # A request id and one log line per request, whatever answers it (tenant, platform,
+        # or the dispatcher's own 400/403/404/503 pages).
+        dispatcher = RequestLog(dispatcher)
         if self.settings.proxy_count:
+            # Outermost, so the request log and the dispatcher see the forwarded client and Host.
             n = self.settings.proxy_count
             dispatcher = ProxyFix(dispatcher, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=0)
         return dispatcher

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 #: ``app.extensions`` key of a callable that returns the app's engine.
 ENGINE_PROVIDER = "tenants.engine_provider"
@@ -27,3 +28,17 @@ class ProvidedEngineSQLAlchemy(SQLAlchemy):
         engine: Engine = app.extensions[ENGINE_PROVIDER]()
         app.extensions[ENGINE] = engine
         return engine
+
+    def _teardown_session(self, exc: BaseException | None) -> None:
+        """End the request's session; a connection that died after its last query is no error.
+
+        The response is already made by then: a rollback that fails because the server
+        dropped the connection (restart, failover, ``pg_terminate_backend``) must not
+        turn it into a 500. The pool has invalidated the connection already.
+        """
+        try:
+            self.session.remove()
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            self.session.registry.clear()

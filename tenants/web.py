@@ -14,11 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import flask
-from flask import Flask, current_app, g, render_template, request, session
+from flask import Flask, Response, current_app, g, render_template, request, session
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.local import LocalProxy
 
+from tenants.dispatch.pages import Page
+
+DATABASE_UNAVAILABLE = Page(
+    503,
+    "Temporarily unavailable",
+    "The database did not answer this request. Please try again in a moment.",
+)
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
 STATIC_DIR = PACKAGE_DIR / "static"
@@ -57,3 +65,21 @@ def render_http_error(error: HTTPException) -> tuple[str, int]:
         ),
         error.code or 500,
     )
+
+
+def render_database_unavailable(error: OperationalError) -> Response:
+    """A lost or refused database connection mid-request: 503, try again, not a 500.
+
+    The pool pings connections before use, so only a request whose connection died
+    while it ran gets here; the next one gets a fresh connection. The page is static:
+    rendering the layout would ask the dead session for the current user again.
+    """
+    current_app.logger.warning("database unavailable during a request: %s", error.orig)
+    response = Response(DATABASE_UNAVAILABLE.html, status=503, mimetype="text/html")
+    response.headers.update({"Retry-After": "2", "Cache-Control": "no-store"})
+    return response
+
+
+def register_error_pages(app: Flask) -> None:
+    app.register_error_handler(HTTPException, render_http_error)
+    app.register_error_handler(OperationalError, render_database_unavailable)

@@ -11,13 +11,12 @@ import hmac
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask
-from werkzeug.exceptions import HTTPException
 
 from tenants.console import health, pages, signup
 from tenants.console.admin import init_admin
 from tenants.console.extensions import csrf, registry_db
 from tenants.sqla import ENGINE_PROVIDER
-from tenants.web import STATIC_DIR, SharedTemplatesFlask, render_http_error
+from tenants.web import STATIC_DIR, SharedTemplatesFlask, register_error_pages
 
 if TYPE_CHECKING:
     from tenants.core import Platform
@@ -54,7 +53,7 @@ def create_console_app(platform: Platform, test_config: dict[str, Any] | None = 
     app.register_blueprint(signup.bp)
     app.register_blueprint(health.bp)
     init_admin(app)
-    app.register_error_handler(HTTPException, render_http_error)
+    register_error_pages(app)
 
     from tenants.cli import register_commands
 

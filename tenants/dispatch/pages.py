@@ -37,10 +37,10 @@ class Page:
         self.status = status
         self.title = title
         self.message = message
-        self._body = _PAGE.format(status=status, title=escape(title), message=escape(message))
+        self.html = _PAGE.format(status=status, title=escape(title), message=escape(message))
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse):  # noqa: ANN204
-        response = Response(self._body, status=self.status, mimetype="text/html")
+        response = Response(self.html, status=self.status, mimetype="text/html")
         response.headers["Cache-Control"] = "no-store"
         if self.status == 503:
             response.headers["Retry-After"] = "5"

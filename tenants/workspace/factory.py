@@ -14,17 +14,15 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, current_app, g, request, session
-from flask_login import current_user
-from werkzeug.exceptions import HTTPException
+from flask import Flask
 
-from tenants.database import sqlite_write_intent
 from tenants.sqla import ENGINE_PROVIDER
-from tenants.web import STATIC_DIR, SharedTemplatesFlask, render_http_error
+from tenants.web import STATIC_DIR, SharedTemplatesFlask, register_error_pages
 from tenants.workspace import (
     account,
     auth,
     home,
+    hooks,
     members,
     notes,
     throttle,
@@ -36,7 +34,6 @@ if TYPE_CHECKING:
     from tenants.core import Platform
     from tenants.registry.store import TenantRecord
 
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 DEFAULT_ACCENT = "#4f46e5"
 _ACCENT = re.compile(r"#[0-9a-fA-F]{6}")
 
@@ -121,50 +118,6 @@ def create_app(
     throttle.init_app(app)
     for blueprint in (auth.bp, home.bp, notes.bp, members.bp, account.bp, workspace_settings.bp):
         app.register_blueprint(blueprint)
-    app.before_request(_declare_write_intent)
-    app.teardown_request(_end_write_intent)
-    app.before_request(_forget_foreign_session)
-    app.after_request(_name_the_tenant)
-    app.context_processor(_workspace_context)
-    app.register_error_handler(HTTPException, render_http_error)
+    hooks.init_app(app)
+    register_error_pages(app)
     return app
-
-
-def _declare_write_intent() -> None:
-    # Safe methods only read (the login-token GET writes first thing, which needs no
-    # upgrade from a read lock): let their SQLite transactions run side by side.
-    g.sqlite_write_intent = sqlite_write_intent.set(request.method not in SAFE_METHODS)
-
-
-def _end_write_intent(_error: BaseException | None) -> None:
-    token = g.pop("sqlite_write_intent", None)
-    if token is not None:
-        sqlite_write_intent.reset(token)
-
-
-def _forget_foreign_session() -> None:
-    # Keys are per tenant, so a foreign cookie does not verify; this keeps a session
-    # bound to its tenant even if two tenants ever shared a key.
-    if request.endpoint == "static":
-        return
-    tenant_id = session.get("tenant_id")
-    if tenant_id is not None and tenant_id != current_app.config["TENANT_ID"]:
-        session.clear()
-
-
-def _name_the_tenant(response: Response) -> Response:
-    response.headers["X-Tenant"] = current_app.config["TENANT_SLUG"]
-    return response
-
-
-def _workspace_context() -> dict[str, Any]:
-    config = current_app.config
-    return {
-        "workspace": {
-            "slug": config["TENANT_SLUG"],
-            "name": config["TENANT_NAME"],
-            "plan": config["TENANT_PLAN"],
-            "accent": config["TENANT_ACCENT"],
-        },
-        "is_owner": bool(getattr(current_user, "is_owner", False)),
-    }

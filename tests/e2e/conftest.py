@@ -50,7 +50,12 @@ class Server:
     def flask(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "flask", "--app", "tenants.wsgi", *args],
-            env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
         )
 
 
@@ -79,9 +84,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     Server(port, env).flask("admin", "create", ADMIN[0], "--password", ADMIN[1])
     log = (instance / "gunicorn.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "platform/gunicorn.conf.py",
-         "--bind", f"127.0.0.1:{port}", "tenants.wsgi:application"],
-        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "platform/gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "tenants.wsgi:application",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.time() + 30
     while True:
