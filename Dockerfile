@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # The platform's production image: gunicorn serving tenants.wsgi:application on port 8000.
 #   docker build -t tenants-platform .
-# Needs DATABASE_URL and SECRET_KEY at run time; see docs/deploy.md.
+# Needs DATABASE_URL and SECRET_KEY at run time; see the README's Deploy section.
 
 # --- build: a virtual environment with the runtime dependencies, from wheels only ----------
 FROM python:3.11.11-slim-bookworm AS build

@@ -25,3 +25,7 @@ export REQUIRE_POSTGRES=1
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/python -m pytest "$@"
+# Once more with asserts stripped, as `python -O` runs in production: nothing may rely on them.
+if [ $# -eq 0 ]; then
+  .venv/bin/python -O -m pytest -q -p no:cacheprovider
+fi

@@ -141,7 +141,7 @@ def test_image_pins_every_runtime_dependency() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     for requirement in project["dependencies"]:
         name = re.split(r"[\[<>=!~ ;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
-        assert name in pins, f"{name} is not pinned in platform/constraints.txt (docs/deploy.md)"
+        assert name in pins, f"{name} is not pinned in platform/constraints.txt (README: Deploy)"
 
 
 # -- entrypoint --------------------------------------------------------------------------------
