@@ -42,14 +42,23 @@ class Platform:
             max_overflow=settings.max_overflow,
             pool_recycle=settings.pool_recycle_seconds,
         )
+        self.tenant_engines = {
+            name: create_platform_engine(
+                url,
+                pool_size=settings.pool_size,
+                max_overflow=settings.max_overflow,
+                pool_recycle=settings.pool_recycle_seconds,
+            )
+            for name, url in settings.tenant_databases.items()
+        }
         self.storage: TenantStorage = (
-            PostgresStorage(self.engine)
+            PostgresStorage(self.engine, self.tenant_engines)
             if settings.is_postgres
             else SQLiteStorage.beside(settings.database_url, settings.instance_path)
         )
         self.apps: AppCache[Flask] = AppCache(settings.app_cache_size, release=self.release_app)
         self.registry = TenantRegistry(
-            self.engine, poll_seconds=settings.registry_poll_seconds, on_change=self.apps.discard
+            self.engine, poll_seconds=settings.registry_poll_seconds, on_change=self.tenant_changed
         )
         self.resolve = TenantResolver(self.registry.get, self.apps, self.build_tenant_app)
 
@@ -92,6 +101,11 @@ class Platform:
 
         return create_app(tenant, platform=self)
 
+    def tenant_changed(self, tenant_id: int) -> None:
+        """The registry says a tenant changed: rebuild its app, re-read where it lives."""
+        self.apps.discard(tenant_id)
+        self.storage.forget(tenant_id)
+
     def release_app(self, app: Flask) -> None:
         engine = app.extensions.get(ENGINE)
         if engine is not None:
@@ -107,11 +121,13 @@ class Platform:
     def close(self) -> None:
         """Release every cached app and the engine (tests, shutdown, after fork)."""
         self.apps.clear()
-        self.engine.dispose()
+        for engine in (self.engine, *self.tenant_engines.values()):
+            engine.dispose()
 
     def after_fork(self) -> None:
         """In a new worker process: never share pooled connections with the parent."""
-        self.engine.dispose(close=False)
+        for engine in (self.engine, *self.tenant_engines.values()):
+            engine.dispose(close=False)
         self.apps.clear()
 
     def __repr__(self) -> str:

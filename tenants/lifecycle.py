@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from tenants.registry import service
-from tenants.registry.models import Tenant, TenantStatus
+from tenants.registry.models import DEFAULT_DATABASE, Tenant, TenantStatus
 from tenants.registry.service import SlugTaken, TenantNotFound
 from tenants.registry.slugs import InvalidSlug, validate_slug
 from tenants.workspace.models import Role, User
@@ -112,8 +112,16 @@ def provision_tenant(
     # Hash before claiming the slug: the claim should be held as briefly as possible.
     password_hash = platform.settings.hash_password(request.owner_password)
     with Session(platform.engine) as session:
+        database = DEFAULT_DATABASE
+        if platform.settings.tenant_databases:
+            names = [DEFAULT_DATABASE, *platform.settings.tenant_databases]
+            database = service.least_used_database(session, names)
         tenant = service.claim_slug(
-            session, request.slug, display_name=request.display_name, plan=request.plan
+            session,
+            request.slug,
+            display_name=request.display_name,
+            plan=request.plan,
+            database=database,
         )
         tenant_id = tenant.id
 
@@ -218,6 +226,7 @@ def delete_tenant(platform: Platform, slug: str, *, actor: str = "cli") -> Tenan
     platform.registry.invalidate()
     platform.apps.discard(tenant.id)
     platform.storage.drop(tenant.id)
+    platform.storage.forget(tenant.id)
     return tenant
 
 

@@ -86,6 +86,8 @@ class Settings:
     ratelimit_storage_url: str = "memory://"
     #: werkzeug.security method for new password hashes (its default: scrypt).
     password_hash_method: str = "scrypt"
+    #: More PostgreSQL databases for tenant schemas, by name ("default" is DATABASE_URL).
+    tenant_databases: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -131,6 +133,7 @@ class Settings:
             proxy_count=_int(environ, "PROXY_COUNT", 0),
             ratelimit_storage_url=environ.get("RATELIMIT_STORAGE_URL") or "memory://",
             password_hash_method=environ.get("PASSWORD_HASH_METHOD") or "scrypt",
+            tenant_databases=_tenant_databases(environ.get("TENANT_DATABASES", ""), database_url),
         )
 
     def hash_password(self, password: str) -> str:
@@ -175,6 +178,33 @@ class Settings:
 
     def url_for_platform(self, path: str = "/") -> str:
         return f"{self.url_scheme}://{self.host_for(None)}{path}"
+
+
+_DATABASE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def _tenant_databases(raw: str, platform_url: str) -> dict[str, str]:
+    """Parse ``TENANT_DATABASES`` ("name=url name2=url2", spaces or commas between)."""
+    databases: dict[str, str] = {}
+    for item in re.split(r"[\s,]+", raw.strip()):
+        if not item:
+            continue
+        name, sep, url = item.partition("=")
+        if not sep or not _DATABASE_NAME.match(name) or name == "default":
+            raise SettingsError(
+                f"TENANT_DATABASES entry {item.split('=')[0]!r} is not name=url with a name of "
+                "a-z, 0-9 and _ (not 'default', which is DATABASE_URL)."
+            )
+        url = _normalize_database_url(url)
+        if not url.startswith("postgresql") or not platform_url.startswith(
+            ("postgres", "postgresql")
+        ):
+            raise SettingsError(
+                "TENANT_DATABASES places tenant schemas on more PostgreSQL servers; it needs "
+                "PostgreSQL URLs, and DATABASE_URL on PostgreSQL too."
+            )
+        databases[name] = url
+    return databases
 
 
 def _normalize_database_url(url: str) -> str:

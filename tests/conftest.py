@@ -155,3 +155,18 @@ def create_tenant(platform: Platform) -> Callable[..., lifecycle.ProvisionedTena
         )
 
     return create
+
+
+@pytest.fixture(scope="session")
+def second_postgres_url(postgres_url: str) -> Iterator[str]:
+    """Another empty PostgreSQL database, for tenants placed on a second server."""
+    admin = sa.create_engine(
+        os.environ.get("TEST_POSTGRES_URL", DEFAULT_PG), isolation_level="AUTOCOMMIT"
+    )
+    name = f"{sa.engine.make_url(postgres_url).database}_second"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield sa.engine.make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()

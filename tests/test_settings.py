@@ -76,3 +76,25 @@ def test_urls_come_from_settings_not_requests() -> None:
     assert settings.url_for_tenant("acme", "/x") == "http://acme.example.com:8000/x"
     path = settings.with_changes(tenant_routing="path", url_scheme="https", public_port="")
     assert path.url_for_tenant("acme", "/x") == "https://example.com/acme/x"
+
+
+def test_tenant_databases_setting_is_validated() -> None:
+    pg = "postgresql://u@h/db"
+    parsed = Settings.from_environ(
+        {"DATABASE_URL": pg, "TENANT_DATABASES": "eu=postgresql://u@h/eu, us=postgres://u@h/us"},
+        load_dotenv=False,
+    )
+    assert parsed.tenant_databases == {
+        "eu": "postgresql+psycopg://u@h/eu",
+        "us": "postgresql+psycopg://u@h/us",
+    }
+    for bad in (
+        "default=postgresql://u@h/x",
+        "no-url",
+        "EU=postgresql://u@h/x",
+        "x=sqlite:///a.db",
+    ):
+        with pytest.raises(SettingsError, match="TENANT_DATABASES"):
+            Settings.from_environ({"DATABASE_URL": pg, "TENANT_DATABASES": bad}, load_dotenv=False)
+    with pytest.raises(SettingsError, match="PostgreSQL"):
+        Settings.from_environ({"TENANT_DATABASES": "eu=postgresql://u@h/eu"}, load_dotenv=False)

@@ -22,6 +22,10 @@ class RegistryBase(DeclarativeBase):
     """Declarative base of the platform database (not of any tenant's)."""
 
 
+#: The name of the platform's own database in ``tenants.database``.
+DEFAULT_DATABASE = "default"
+
+
 class TenantStatus(enum.StrEnum):
     PROVISIONING = "provisioning"
     ACTIVE = "active"
@@ -57,6 +61,10 @@ class Tenant(RegistryBase):
     status: Mapped[str] = mapped_column(String(20), default=TenantStatus.PROVISIONING)
     plan: Mapped[str] = mapped_column(String(40), default="free")
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: Which PostgreSQL database holds the tenant's schema ("default": the platform's own).
+    database: Mapped[str] = mapped_column(
+        String(40), default=DEFAULT_DATABASE, server_default=DEFAULT_DATABASE
+    )
     #: The tenant storage's Alembic revision, so "who is behind" is one query.
     storage_revision: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

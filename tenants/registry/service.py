@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tenants.registry.models import (
+    DEFAULT_DATABASE,
     SLUG_HOLDING_STATUSES,
     AuditEntry,
     RegistryClock,
@@ -76,6 +77,7 @@ def claim_slug(
     display_name: str,
     plan: str = "free",
     settings: dict[str, Any] | None = None,
+    database: str = DEFAULT_DATABASE,
 ) -> Tenant:
     """Insert a tenant in ``provisioning`` and commit; raise SlugTaken if it is held."""
     tenant = Tenant(
@@ -84,6 +86,7 @@ def claim_slug(
         status=TenantStatus.PROVISIONING,
         plan=plan,
         settings=settings or {},
+        database=database,
     )
     try:
         touch(session, tenant)
@@ -111,3 +114,15 @@ def audit(
             detail=detail,
         )
     )
+
+
+def least_used_database(session: Session, names: list[str]) -> str:
+    """Of ``names``, the database holding the fewest live tenants (new tenants go there)."""
+    counts = dict(
+        session.execute(
+            select(Tenant.database, func.count())
+            .where(Tenant.status.in_([str(s) for s in SLUG_HOLDING_STATUSES]))
+            .group_by(Tenant.database)
+        ).all()
+    )
+    return min(names, key=lambda name: (counts.get(name, 0), names.index(name)))

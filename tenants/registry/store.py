@@ -43,6 +43,7 @@ class TenantRecord:
     settings: Mapping[str, Any]
     version: int
     storage_revision: str | None
+    database: str = "default"
 
     @property
     def is_active(self) -> bool:
@@ -63,6 +64,7 @@ class TenantRecord:
             settings=MappingProxyType(dict(row.settings or {})),
             version=row.version,
             storage_revision=row.storage_revision,
+            database=row.database,
         )
 
 
@@ -75,6 +77,7 @@ _COLUMNS = (
     Tenant.settings,
     Tenant.version,
     Tenant.storage_revision,
+    Tenant.database,
 )
 _HOLDING = tuple(str(s) for s in SLUG_HOLDING_STATUSES)
 # Built once: SQLAlchemy caches their compiled form, so a poll is just the round trip.

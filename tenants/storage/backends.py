@@ -11,14 +11,15 @@ import os
 import re
 import secrets
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, bindparam, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from tenants.database import create_sqlite_engine
+from tenants.registry.models import DEFAULT_DATABASE, Tenant
 from tenants.storage import migrations
 from tenants.workspace.models import WorkspaceBase
 
@@ -65,6 +66,9 @@ class TenantStorage(ABC):
     @abstractmethod
     def existing_ids(self) -> set[int]:
         """Tenant ids that have storage, to find orphans."""
+
+    def forget(self, tenant_id: int) -> None:  # noqa: B027 - optional hook, no-op by default
+        """Drop anything cached about where the tenant's storage is (it may move)."""
 
 
 class SQLiteStorage(TenantStorage):
@@ -148,25 +152,56 @@ class SQLiteStorage(TenantStorage):
 
 
 class PostgresStorage(TenantStorage):
-    """One schema per tenant, all served through the process's one shared pool.
+    """One schema per tenant, all served through the process's shared pools.
 
     Queries name the schema in their SQL (``schema_translate_map``), so no connection
     carries a ``search_path`` from one tenant to the next, and a transaction-mode
     pooler in front of PostgreSQL is safe.
+
+    Tenant schemas may live in more than one database: the registry row says which
+    (``tenants.database``), and each process keeps one pool per database, so
+    connections grow with databases, never with tenants.
     """
 
     kind = "postgresql"
     _SCHEMA = re.compile(r"^tenant_(\d+)$")
+    _PLACEMENT = select(Tenant.database).where(Tenant.id == bindparam("tenant_id"))
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, databases: Mapping[str, Engine] | None = None) -> None:
         self.engine = engine
+        self.databases: dict[str, Engine] = {DEFAULT_DATABASE: engine, **(databases or {})}
+        self._placement: dict[int, str] = {}
 
     def location(self, tenant_id: int) -> str:
         return f"tenant_{int(tenant_id)}"
 
+    def database_of(self, tenant_id: int) -> str:
+        """The database holding the tenant's schema, read once from the registry."""
+        name = self._placement.get(tenant_id)
+        if name is None:
+            with self.engine.connect() as connection:
+                found = connection.execute(self._PLACEMENT, {"tenant_id": tenant_id}).scalar()
+            name = self._placement[tenant_id] = found or DEFAULT_DATABASE
+        return name
+
+    def forget(self, tenant_id: int) -> None:
+        self._placement.pop(tenant_id, None)
+
+    def _engine(self, tenant_id: int) -> Engine:
+        name = self.database_of(tenant_id)
+        try:
+            return self.databases[name]
+        except KeyError:
+            raise UnknownDatabase(
+                f"Tenant {tenant_id} lives in database “{name}”, which TENANT_DATABASES does "
+                f"not name; add {name}=postgresql://… to TENANT_DATABASES."
+            ) from None
+
     def engine_for(self, tenant_id: int) -> Engine:
         # A lightweight copy of the shared engine: same pool, schema compiled into the SQL.
-        return self.engine.execution_options(schema_translate_map={None: self.location(tenant_id)})
+        return self._engine(tenant_id).execution_options(
+            schema_translate_map={None: self.location(tenant_id)}
+        )
 
     def release(self, engine: Engine) -> None:
         # The pool is shared by every tenant: nothing of this tenant's to dispose.
@@ -174,18 +209,18 @@ class PostgresStorage(TenantStorage):
 
     def create(self, tenant_id: int, populate: Populate) -> str:
         schema = self.location(tenant_id)
-        with self.engine.begin() as connection:
+        with self._engine(tenant_id).begin() as connection:
             connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
             return _fill(_in_schema(connection, schema), populate, schema=schema)
 
     def drop(self, tenant_id: int) -> None:
-        with self.engine.begin() as connection:
+        with self._engine(tenant_id).begin() as connection:
             connection.exec_driver_sql(
                 f'DROP SCHEMA IF EXISTS "{self.location(tenant_id)}" CASCADE'
             )
 
     def exists(self, tenant_id: int) -> bool:
-        with self.engine.connect() as connection:
+        with self._engine(tenant_id).connect() as connection:
             return bool(
                 connection.execute(
                     text("SELECT 1 FROM pg_namespace WHERE nspname = :schema"),
@@ -195,21 +230,28 @@ class PostgresStorage(TenantStorage):
 
     def migrate(self, tenant_id: int) -> str | None:
         schema = self.location(tenant_id)
-        with self.engine.begin() as connection:
+        with self._engine(tenant_id).begin() as connection:
             return migrations.upgrade(
                 migrations.TENANT_SCRIPTS, _in_schema(connection, schema), schema=schema
             )
 
     def revision(self, tenant_id: int) -> str | None:
-        with self.engine.connect() as connection:
+        with self._engine(tenant_id).connect() as connection:
             return migrations.current_revision(connection, self.location(tenant_id))
 
     def existing_ids(self) -> set[int]:
-        with self.engine.connect() as connection:
-            names = connection.execute(
-                text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%'")
-            ).scalars()
-            return {int(m.group(1)) for name in names if (m := self._SCHEMA.match(name))}
+        ids: set[int] = set()
+        for engine in self.databases.values():
+            with engine.connect() as connection:
+                names = connection.execute(
+                    text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%'")
+                ).scalars()
+                ids |= {int(m.group(1)) for name in names if (m := self._SCHEMA.match(name))}
+        return ids
+
+
+class UnknownDatabase(LookupError):
+    """A tenant's registry row names a database this process was not configured with."""
 
 
 def _in_schema(connection: Connection, schema: str) -> Connection:
