@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask
 
 from tenants.sqla import ENGINE_PROVIDER
-from tenants.web import STATIC_DIR, SharedTemplatesFlask, register_error_pages
+from tenants.web import STATIC_DIR, register_error_pages
 from tenants.workspace import (
     account,
     auth,
@@ -28,6 +28,7 @@ from tenants.workspace import (
     throttle,
     workspace_settings,
 )
+from tenants.workspace.app import WorkspaceFlask
 from tenants.workspace.extensions import csrf, db, login_manager
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ def create_app(
     settings = platform.settings
     path_routing = settings.tenant_routing == "path"
 
-    app = SharedTemplatesFlask(
+    app = WorkspaceFlask(
         __name__,
         root_path=str(STATIC_DIR.parent),
         static_folder=str(STATIC_DIR),
@@ -119,5 +120,6 @@ def create_app(
     for blueprint in (auth.bp, home.bp, notes.bp, members.bp, account.bp, workspace_settings.bp):
         app.register_blueprint(blueprint)
     hooks.init_app(app)
+    app.share_routes()
     register_error_pages(app)
     return app

@@ -1,0 +1,159 @@
+"""Figure 7, the fleet: ``tenants migrate`` over 1,000 tenants, with one new revision and
+with nothing pending, on SQLite and PostgreSQL.
+
+The new revision lives in a temporary copy of migrations/tenant; the run points
+``tenants.storage.migrations.TENANT_SCRIPTS`` at it and restores it afterwards. In
+--quick mode fewer tenants are migrated and the time is scaled to 1,000 (linearly).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from tenants.core import Platform
+from tenants.storage import migrations
+from tests.benchmarks.environment import FAST_HASH, database, open_platform, provision
+from tests.benchmarks.harness import Context, median, timed
+from tests.benchmarks.inprocess import BenchmarkError
+
+FLEET = 1000
+EXTRA_REVISION = "9999_benchmark_notes_title"
+_REVISION_SOURCE = '''"""Benchmark only: index notes by title (a temporary revision, never shipped)
+
+Revision ID: {revision}
+Revises: {down}
+"""
+
+from alembic import op
+
+revision = "{revision}"
+down_revision = "{down}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_benchmark_notes_title", "notes", ["title"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_benchmark_notes_title", table_name="notes")
+'''
+
+
+@contextlib.contextmanager
+def extra_tenant_revision() -> Iterator[str]:
+    """Point the tenant history at a copy with one more revision; restore it afterwards."""
+    original = migrations.TENANT_SCRIPTS
+    head = migrations.head_revision(original)
+    with tempfile.TemporaryDirectory(prefix="tenants-bench-migrations-") as directory:
+        copy = Path(directory) / "tenant"
+        shutil.copytree(original, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        (copy / "versions" / f"{EXTRA_REVISION}.py").write_text(
+            _REVISION_SOURCE.format(revision=EXTRA_REVISION, down=head)
+        )
+        # Modules that imported the path by name see the copy too.
+        patched = [
+            module
+            for name, module in list(sys.modules.items())
+            if name.startswith("tenants") and getattr(module, "TENANT_SCRIPTS", None) == original
+        ]
+        for module in patched:
+            module.TENANT_SCRIPTS = copy  # type: ignore[attr-defined]
+        defaults = migrations.head_revision.__defaults__
+        migrations.head_revision.__defaults__ = (copy,)
+        migrations._script_directory.cache_clear()
+        try:
+            yield EXTRA_REVISION
+        finally:
+            for module in patched:
+                module.TENANT_SCRIPTS = original  # type: ignore[attr-defined]
+            migrations.head_revision.__defaults__ = defaults
+            migrations._script_directory.cache_clear()
+
+
+def migrate_command_available() -> bool:
+    from tenants.cli import tenants_cli
+
+    return "migrate" in tenants_cli.commands
+
+
+def run_migrate(platform: Platform) -> None:
+    result = platform.console.test_cli_runner().invoke(args=["tenants", "migrate"])
+    if result.exit_code != 0:
+        raise BenchmarkError(
+            f"tenants migrate exited {result.exit_code}: {(result.output or '')[-300:]}"
+            f"{result.exception!r}"
+        )
+
+
+def migrate_by_storage_loop(platform: Platform, ids: list[int]) -> None:
+    """What the CLI has to do at least: each tenant's storage, one by one (a proxy)."""
+    for tenant_id in ids:
+        platform.storage.migrate(tenant_id)
+
+
+def fleet(ctx: Context) -> None:
+    available = migrate_command_available()
+    if not available:
+        ctx.missing.append("fleet (tenants migrate)")
+    count = ctx.pick(50, FLEET)
+    scale = FLEET / count
+    for backend in ("sqlite", "postgres"):
+        pending = ctx.figures[f"fleet.{backend}_pending"]
+        noop = ctx.figures[f"fleet.{backend}_noop"]
+        if backend == "postgres" and ctx.postgres_missing:
+            pending.note = noop.note = f"skipped: {ctx.postgres_missing}"
+            continue
+        with (
+            database(backend, "fleet") as url,
+            open_platform(url, password_hash_method=FAST_HASH) as platform,
+        ):
+            started = time.perf_counter()
+            ids = [provision(platform, f"fleet-{index:04d}").id for index in range(count)]
+            setup = time.perf_counter() - started
+            with extra_tenant_revision() as revision:
+                migrate = (
+                    partial(run_migrate, platform)
+                    if available
+                    else partial(migrate_by_storage_loop, platform, ids)
+                )
+                pending_s = timed(migrate)
+                for tenant_id in (ids[0], ids[-1]):
+                    if platform.storage.revision(tenant_id) != revision:
+                        raise BenchmarkError(f"tenant {tenant_id} was not migrated to {revision}")
+                noop_runs = [timed(migrate) for _ in range(ctx.pick(3, 5))]
+        values: dict[str, Any] = {
+            "pending": pending_s * scale,
+            "noop": median(noop_runs) * scale,
+        }
+        detail = {
+            "tenants_measured": count,
+            "scaled_to": FLEET,
+            "scale_factor": scale,
+            "setup_s": round(setup, 1),
+            "noop_runs_s": [round(value, 3) for value in noop_runs],
+        }
+        scaled = f"measured on {count} tenants, scaled x{scale:g}; " if scale != 1 else ""
+        if available:
+            pending.value, noop.value = values["pending"], values["noop"]
+            pending.detail = noop.detail = detail
+            pending.note = f"{scaled}one run (the revision applies once); CLI in-process"
+            noop.note = f"{scaled}median of {len(noop_runs)} runs"
+        else:
+            proxy = (
+                f"pending: 'tenants migrate' does not exist yet; proxy (storage.migrate per "
+                f"tenant, {scaled.rstrip('; ')}): "
+            )
+            pending.note = proxy + f"{values['pending']:.2f} s"
+            noop.note = proxy + f"{values['noop']:.2f} s"
+            pending.detail = {**detail, "proxy_s": round(values["pending"], 2)}
+            noop.detail = {**detail, "proxy_s": round(values["noop"], 2)}
