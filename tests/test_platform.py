@@ -176,3 +176,65 @@ def test_database_has_case_insensitive_unique_live_slugs(platform) -> None:
             service.claim_slug(session, "ACME", display_name="Shadow")
     with platform.engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM tenants")).scalar() == 1
+
+
+def test_a_warm_tenant_is_served_while_another_tenant_builds(platform, create_tenant) -> None:
+    """No lock is shared across tenants: a cold build held open delays nobody else."""
+    import threading
+
+    create_tenant("warm")
+    create_tenant("cold")
+    client = Client(platform)
+    assert client.get("/login", headers={"Host": "warm.example.com"}).status_code == 200
+    building, release = threading.Event(), threading.Event()
+    original = platform.build_tenant_app
+
+    def slow_build(tenant):
+        if tenant.slug == "cold":
+            building.set()
+            release.wait(10)
+        return original(tenant)
+
+    platform.build_tenant_app = slow_build
+    platform.resolve.build = slow_build
+    cold_status: list[int] = []
+    cold = threading.Thread(
+        target=lambda: cold_status.append(
+            Client(platform).get("/login", headers={"Host": "cold.example.com"}).status_code
+        )
+    )
+    cold.start()
+    try:
+        assert building.wait(5)
+        warm_done = threading.Event()
+        threading.Thread(
+            target=lambda: (
+                client.get("/login", headers={"Host": "warm.example.com"}),
+                warm_done.set(),
+            )
+        ).start()
+        assert warm_done.wait(3), "a warm tenant waited for another tenant's build"
+        assert cold.is_alive()  # the cold build is still held open
+    finally:
+        release.set()
+        cold.join(10)
+    assert cold_status == [200]
+
+
+def test_app_cache_is_bounded_and_evicted_apps_release_their_engines(make_platform) -> None:
+    from tenants import lifecycle
+    from tests.conftest import PASSWORD
+
+    platform = make_platform(app_cache_size=2)
+    for slug in ("one", "two", "three"):
+        lifecycle.provision_tenant(
+            platform, lifecycle.NewTenant(slug, slug, f"o@{slug}.test", PASSWORD)
+        )
+    released = []
+    original = platform.storage.release
+    platform.storage.release = lambda engine: (released.append(engine), original(engine))
+    client = Client(platform)
+    for slug in ("one", "two", "three"):
+        assert client.get("/login", headers={"Host": f"{slug}.example.com"}).status_code == 200
+    assert len(platform.apps) == 2
+    assert len(released) == 1

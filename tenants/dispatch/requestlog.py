@@ -31,7 +31,6 @@ import logging
 import os
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -56,7 +55,7 @@ def request_id_from(raw: str | None) -> str:
     """``raw`` if it is a well-formed request id, else a new random one (32 hex digits)."""
     if raw is not None and _WELL_FORMED_ID.match(raw):
         return raw
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 class RequestLog:
@@ -72,21 +71,21 @@ class RequestLog:
         environ[REQUEST_ID_KEY] = request_id
         # Read before the app runs: path dispatch moves the tenant's segment to SCRIPT_NAME.
         method = environ.get("REQUEST_METHOD", "")
-        path = _readable(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")) or "/"
-        status: list[int] = []
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        status: list[str] = []
 
         def start_with_id(
             status_line: str,
             headers: list[tuple[str, str]],
             exc_info: OptExcInfo | None = None,
         ) -> Callable[[bytes], object]:
-            status[:] = [int(status_line.split(" ", 1)[0])]
+            status.append(status_line)
             headers = [(k, v) for k, v in headers if k.lower() != "x-request-id"]
             headers.append((REQUEST_ID_HEADER, request_id))
             return start_response(status_line, headers, exc_info)
 
         def finish() -> None:
-            self._write(environ, request_id, method, path, status[0] if status else 500, started)
+            self._write(environ, request_id, method, path, status[-1] if status else "500", started)
 
         try:
             body = self.app(environ, start_with_id)
@@ -102,7 +101,7 @@ class RequestLog:
         request_id: str,
         method: str,
         path: str,
-        status: int,
+        status_line: str,
         started: float,
     ) -> None:
         if not self.log.isEnabledFor(logging.INFO):
@@ -111,8 +110,8 @@ class RequestLog:
             "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "tenant": environ.get(SLUG_KEY),
             "method": method,
-            "path": path,
-            "status": status,
+            "path": _readable(path) or "/",
+            "status": int(status_line.split(" ", 1)[0]),
             "duration_ms": round((time.perf_counter() - started) * 1000, 1),
             "request_id": request_id,
             "remote_addr": environ.get("REMOTE_ADDR"),
