@@ -31,3 +31,15 @@ def login(
         headers={"Host": host},
         data={"email": email, "password": password, "csrf_token": csrf_token(page)},
     )
+
+
+def add_member(
+    owner: Client, host: str, email: str, password: str, role: str = "member"
+) -> TestResponse:
+    """The owner adds a member through the Members page."""
+    token = csrf_token(owner.get("/members/new", headers={"Host": host}))
+    return owner.post(
+        "/members/new",
+        headers={"Host": host},
+        data={"csrf_token": token, "email": email, "password": password, "role": role},
+    )

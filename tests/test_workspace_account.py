@@ -5,7 +5,7 @@ from __future__ import annotations
 from werkzeug.test import Client, TestResponse
 
 from tests.conftest import PASSWORD
-from tests.helpers import csrf_token, login
+from tests.helpers import add_member, csrf_token, login
 
 ACME = "acme.example.com"
 NEW_PASSWORD = "a-brand-new-password"
@@ -80,17 +80,7 @@ def test_invalid_new_password_is_422_beside_the_field(platform, create_tenant) -
 def test_a_member_changes_their_own_password(platform, create_tenant) -> None:
     create_tenant("acme")
     owner = logged_in(platform)
-    token = csrf_token(get(owner, "/account/"))
-    owner.post(
-        "/members/new",
-        headers={"Host": ACME},
-        data={
-            "csrf_token": token,
-            "email": "ann@acme.test",
-            "password": "ann-password",
-            "role": "member",
-        },
-    )
+    add_member(owner, ACME, "ann@acme.test", "ann-password")
     ann = logged_in(platform, "ann@acme.test", "ann-password")
     assert "ann@acme.test" in get(ann, "/account/").get_data(as_text=True)
     assert change_password(ann, "ann-password").status_code == 302

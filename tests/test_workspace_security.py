@@ -11,7 +11,7 @@ from werkzeug.test import Client, TestResponse
 
 from tenants.workspace.models import Note, User
 from tests.conftest import PASSWORD
-from tests.helpers import csrf_token, login
+from tests.helpers import add_member, csrf_token, login
 
 ACME = "acme.example.com"
 
@@ -204,17 +204,7 @@ def test_navigation_shows_owner_links_to_owners_only(platform, owner: Client) ->
     for link in ('href="/notes/"', 'href="/members/"', 'href="/settings/"', 'href="/account/"'):
         assert link in page
     assert '<a href="/notes/" aria-current="page">Notes</a>' in page
-    token = csrf_token(get(owner, "/notes/new"))
-    owner.post(
-        "/members/new",
-        headers={"Host": ACME},
-        data={
-            "csrf_token": token,
-            "email": "ann@acme.test",
-            "password": "ann-password",
-            "role": "member",
-        },
-    )
+    add_member(owner, ACME, "ann@acme.test", "ann-password")
     ann = Client(platform)
     login(ann, ACME, "ann@acme.test", "ann-password")
     member_page = get(ann, "/notes/").get_data(as_text=True)

@@ -10,7 +10,7 @@ from werkzeug.test import Client, TestResponse
 from tenants import lifecycle
 from tenants.registry.models import AuditEntry, Tenant
 from tenants.workspace.factory import DEFAULT_ACCENT, valid_accent
-from tests.helpers import csrf_token, login
+from tests.helpers import add_member, csrf_token, login
 
 ACME = "acme.example.com"
 
@@ -92,17 +92,7 @@ def test_invalid_settings_are_422_beside_the_field(
 
 
 def test_members_cannot_change_settings(platform, owner: Client) -> None:
-    token = csrf_token(get(owner, "/settings/"))
-    owner.post(
-        "/members/new",
-        headers={"Host": ACME},
-        data={
-            "csrf_token": token,
-            "email": "ann@acme.test",
-            "password": "ann-password",
-            "role": "member",
-        },
-    )
+    add_member(owner, ACME, "ann@acme.test", "ann-password")
     ann = Client(platform)
     login(ann, ACME, "ann@acme.test", "ann-password")
     assert 'href="/settings/"' not in get(ann, "/").get_data(as_text=True)
