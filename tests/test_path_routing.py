@@ -60,3 +60,12 @@ def test_every_platform_route_is_a_reserved_slug(platform) -> None:
     from tenants.registry.slugs import RESERVED_SLUGS
 
     assert route_segments(platform.console) <= RESERVED_SLUGS
+
+
+def test_platform_pages_describe_path_addresses(client: Client) -> None:
+    assert "example.com/your-team/" in client.get("/", headers={"Host": "example.com"}).get_data(
+        as_text=True
+    )
+    assert "example.com/&lt;subdomain&gt;/" in client.get(
+        "/signup", headers={"Host": "example.com"}
+    ).get_data(as_text=True)

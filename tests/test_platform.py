@@ -238,3 +238,22 @@ def test_app_cache_is_bounded_and_evicted_apps_release_their_engines(make_platfo
         assert client.get("/login", headers={"Host": f"{slug}.example.com"}).status_code == 200
     assert len(platform.apps) == 2
     assert len(released) == 1
+
+
+def test_readyz_says_to_migrate_an_empty_database(tmp_path) -> None:
+    from tenants.core import Platform
+    from tenants.settings import Settings
+
+    platform = Platform(
+        Settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}", base_domain="example.com")
+    )
+    try:
+        client = Client(platform)
+        response = client.get("/readyz", headers={"Host": "example.com"})
+        assert response.status_code == 503
+        assert "db upgrade" in response.json["reason"]
+        # Tenant hosts cannot be placed without a registry: 503, not a guess.
+        assert client.get("/", headers={"Host": "acme.example.com"}).status_code == 503
+        assert client.get("/healthz", headers={"Host": "example.com"}).status_code == 200
+    finally:
+        platform.close()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
+
+from tenants.registry.models import RegistryClock
 
 bp = Blueprint("health", __name__)
 
@@ -17,11 +19,17 @@ def healthz() -> tuple[dict[str, str], int]:
 
 @bp.get("/readyz")
 def readyz() -> tuple[dict[str, str], int]:
-    """The registry database answers: this process can route requests."""
+    """The registry can be read: this process can route requests."""
     platform = current_app.extensions["tenants_platform"]
     try:
         with platform.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError:
         return {"status": "unavailable", "reason": "registry database unreachable"}, 503
+    try:
+        with platform.engine.connect() as connection:
+            connection.execute(select(RegistryClock.generation).limit(1))
+    except SQLAlchemyError:
+        reason = "registry tables missing: run 'flask --app tenants.wsgi db upgrade'"
+        return {"status": "unavailable", "reason": reason}, 503
     return {"status": "ready"}, 200
