@@ -110,10 +110,14 @@ def tenants_list(show_all: bool) -> None:
     if not tenants:
         click.echo("No tenants yet: 'flask --app tenants.wsgi tenants create SLUG ...' adds one.")
         return
-    click.echo(f"{'SLUG':<24} {'STATUS':<13} {'PLAN':<10} {'REVISION':<24} URL")
+    # The database column only where tenants can live on more than one.
+    several = bool(platform.settings.tenant_databases)
+    database = f"{'DATABASE':<12} " if several else ""
+    click.echo(f"{'SLUG':<24} {'STATUS':<13} {'PLAN':<10} {database}{'REVISION':<24} URL")
     for tenant in tenants:
+        database = f"{tenant.database:<12} " if several else ""
         click.echo(
-            f"{tenant.slug:<24} {tenant.status:<13} {tenant.plan:<10} "
+            f"{tenant.slug:<24} {tenant.status:<13} {tenant.plan:<10} {database}"
             f"{tenant.storage_revision or '-':<24} {platform.settings.url_for_tenant(tenant.slug)}"
         )
 

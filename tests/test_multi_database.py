@@ -96,3 +96,13 @@ def test_a_database_the_process_does_not_know_is_a_clear_error(sharded, make_pla
     second = next(t for t in (acme, globex) if sharded.registry.get(t.slug).database == "second")
     with pytest.raises(UnknownDatabase, match="TENANT_DATABASES"):
         unaware.storage.engine_for(second.id)
+
+
+def test_tenants_list_shows_where_each_tenant_lives(sharded) -> None:
+    create(sharded, "acme")
+    create(sharded, "globex")
+    result = sharded.console.test_cli_runner().invoke(args=["tenants", "list"])
+    assert result.exit_code == 0
+    assert "DATABASE" in result.output
+    rows = {line.split()[0]: line.split()[3] for line in result.output.splitlines()[1:]}
+    assert sorted(rows.values()) == ["default", "second"]
