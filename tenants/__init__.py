@@ -14,21 +14,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tenants.registry.store import TenantRecord
+    from tenants.registry.record import TenantRecord
 
 __all__ = ["create_app", "get_user_for_prefix", "get_user_for_subdomain"]
 
 
 def get_user_for_subdomain(subdomain: str) -> TenantRecord | None:
     """The routable tenant whose subdomain is ``subdomain``, or None (no app context needed)."""
-    from tenants.core import current_platform
+    from tenants.kernel import current_platform
 
     return current_platform().registry.get_user_for_subdomain(subdomain)
 
 
 def get_user_for_prefix(prefix: str) -> TenantRecord | None:
     """The routable tenant whose path prefix is ``prefix``, or None."""
-    from tenants.core import current_platform
+    from tenants.kernel import current_platform
 
     return current_platform().registry.get_user_for_prefix(prefix)
 

@@ -12,7 +12,7 @@ from tenants.lifecycle import MIN_PASSWORD_LENGTH, valid_email
 from tenants.registry.models import PlatformAdmin
 
 if TYPE_CHECKING:
-    from tenants.core import Platform
+    from tenants.kernel import Platform
 
 
 class InvalidAdmin(ValueError):

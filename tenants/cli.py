@@ -27,7 +27,7 @@ from tenants.registry.models import SLUG_HOLDING_STATUSES, Tenant, TenantStatus,
 from tenants.storage import migrations
 
 if TYPE_CHECKING:
-    from tenants.core import Platform
+    from tenants.kernel import Platform
 
 F = TypeVar("F", bound=Callable[..., Any])
 

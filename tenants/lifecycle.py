@@ -27,7 +27,7 @@ from tenants.registry.slugs import InvalidSlug, validate_slug
 from tenants.workspace.models import Role, User
 
 if TYPE_CHECKING:
-    from tenants.core import Platform
+    from tenants.kernel import Platform
 
 log = logging.getLogger(__name__)
 

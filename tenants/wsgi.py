@@ -6,7 +6,7 @@ app, which is what ``flask --app tenants.wsgi ...`` finds for its CLI.
 
 from __future__ import annotations
 
-from tenants.core import Platform, install_platform
+from tenants.kernel import Platform, install_platform
 from tenants.settings import Settings
 
 settings = Settings.from_environ()

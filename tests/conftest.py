@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from werkzeug.test import Client
 
 from tenants import lifecycle
-from tenants.core import Platform, install_platform
+from tenants.kernel import Platform, install_platform
 from tenants.settings import Settings
 from tenants.storage import migrations
 

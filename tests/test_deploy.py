@@ -23,7 +23,7 @@ import pytest
 import yaml
 from werkzeug.test import Client
 
-from tenants.core import Platform
+from tenants.kernel import Platform
 from tenants.settings import PROJECT_ROOT, Settings
 from tests.conftest import TEST_SECRET
 

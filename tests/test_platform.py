@@ -241,7 +241,7 @@ def test_app_cache_is_bounded_and_evicted_apps_release_their_engines(make_platfo
 
 
 def test_readyz_says_to_migrate_an_empty_database(tmp_path) -> None:
-    from tenants.core import Platform
+    from tenants.kernel import Platform
     from tenants.settings import Settings
 
     platform = Platform(

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from werkzeug.test import Client
 
 from tenants import lifecycle
-from tenants.core import Platform
+from tenants.kernel import Platform
 from tenants.registry.slugs import InvalidSlug, validate_slug
 from tests.conftest import PASSWORD
 from tests.helpers import csrf_token

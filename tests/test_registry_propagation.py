@@ -12,7 +12,7 @@ from tests.conftest import TEST_SECRET
 WATCHER = r"""
 import sys, time
 from werkzeug.test import Client
-from tenants.core import Platform
+from tenants.kernel import Platform
 from tenants.settings import Settings
 
 platform = Platform(Settings.from_environ())

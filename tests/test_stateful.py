@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from werkzeug.test import Client
 
 from tenants import lifecycle
-from tenants.core import Platform
+from tenants.kernel import Platform
 from tenants.settings import Settings
 from tenants.storage import migrations
 from tenants.workspace.models import Note

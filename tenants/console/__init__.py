@@ -19,7 +19,7 @@ from tenants.sqla import ENGINE_PROVIDER
 from tenants.web import STATIC_DIR, SharedTemplatesFlask, register_error_pages
 
 if TYPE_CHECKING:
-    from tenants.core import Platform
+    from tenants.kernel import Platform
 
 
 def create_console_app(platform: Platform, test_config: dict[str, Any] | None = None) -> Flask:

@@ -47,7 +47,7 @@ from tenants.registry.models import SLUG_HOLDING_STATUSES, AuditEntry, Tenant, T
 from tenants.workspace.models import User
 
 if TYPE_CHECKING:
-    from tenants.core import Platform
+    from tenants.kernel import Platform
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from tenants.dispatch.cache import AppCache
 from tenants.dispatch.pages import SUSPENDED, UNAVAILABLE
-from tenants.registry.models import TenantStatus
-from tenants.registry.store import RegistryUnavailable, TenantRecord
+from tenants.registry.record import RegistryUnavailable, TenantRecord, TenantStatus
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication

@@ -6,12 +6,25 @@ These tables live in the platform database (the default schema on PostgreSQL,
 
 from __future__ import annotations
 
-import enum
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from tenants.registry.record import DEFAULT_DATABASE, SLUG_HOLDING_STATUSES, TenantStatus
+
+__all__ = [
+    "DEFAULT_DATABASE",
+    "SLUG_HOLDING_STATUSES",
+    "AuditEntry",
+    "PlatformAdmin",
+    "RegistryBase",
+    "RegistryClock",
+    "Tenant",
+    "TenantStatus",
+    "utcnow",
+]
 
 
 def utcnow() -> datetime:
@@ -22,20 +35,6 @@ class RegistryBase(DeclarativeBase):
     """Declarative base of the platform database (not of any tenant's)."""
 
 
-#: The name of the platform's own database in ``tenants.database``.
-DEFAULT_DATABASE = "default"
-
-
-class TenantStatus(enum.StrEnum):
-    PROVISIONING = "provisioning"
-    ACTIVE = "active"
-    SUSPENDED = "suspended"
-    FAILED = "failed"
-    DELETED = "deleted"
-
-
-#: Statuses that hold their slug: at most one row per lower-cased slug among these.
-SLUG_HOLDING_STATUSES = (TenantStatus.PROVISIONING, TenantStatus.ACTIVE, TenantStatus.SUSPENDED)
 _SLUG_HOLDING_SQL = "status IN ('provisioning', 'active', 'suspended')"
 
 

@@ -16,57 +16,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from types import MappingProxyType
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Engine, Row, bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from tenants.registry.models import SLUG_HOLDING_STATUSES, RegistryClock, Tenant, TenantStatus
-
-
-class RegistryUnavailable(RuntimeError):
-    """The registry database cannot be read; the platform answers 503 until it can."""
-
-
-@dataclass(frozen=True, slots=True)
-class TenantRecord:
-    """What the platform knows about a tenant: an immutable copy of its registry row."""
-
-    id: int
-    slug: str
-    display_name: str
-    status: str
-    plan: str
-    settings: Mapping[str, Any]
-    version: int
-    storage_revision: str | None
-    database: str = "default"
-
-    @property
-    def is_active(self) -> bool:
-        return self.status == TenantStatus.ACTIVE
-
-    @property
-    def is_suspended(self) -> bool:
-        return self.status == TenantStatus.SUSPENDED
-
-    @classmethod
-    def from_row(cls, row: Row[Any] | Tenant) -> TenantRecord:
-        return cls(
-            id=row.id,
-            slug=row.slug,
-            display_name=row.display_name,
-            status=str(row.status),
-            plan=row.plan,
-            settings=MappingProxyType(dict(row.settings or {})),
-            version=row.version,
-            storage_revision=row.storage_revision,
-            database=row.database,
-        )
-
+from tenants.registry.models import RegistryClock, Tenant
+from tenants.registry.record import SLUG_HOLDING_STATUSES, RegistryUnavailable, TenantRecord
 
 _COLUMNS = (
     Tenant.id,

@@ -32,8 +32,8 @@ from tenants.workspace.app import WorkspaceFlask
 from tenants.workspace.extensions import csrf, db, login_manager
 
 if TYPE_CHECKING:
-    from tenants.core import Platform
-    from tenants.registry.store import TenantRecord
+    from tenants.kernel import Platform
+    from tenants.registry.record import TenantRecord
 
 DEFAULT_ACCENT = "#4f46e5"
 _ACCENT = re.compile(r"#[0-9a-fA-F]{6}")
@@ -66,7 +66,7 @@ def create_app(
     from the environment.
     """
     if platform is None:
-        from tenants.core import current_platform
+        from tenants.kernel import current_platform
 
         platform = current_platform()
     settings = platform.settings

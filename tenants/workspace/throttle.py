@@ -33,7 +33,7 @@ from limits.strategies import STRATEGIES, RateLimiter
 from werkzeug.wrappers import Response
 
 if TYPE_CHECKING:
-    from tenants.core import Platform
+    from tenants.kernel import Platform
 
 
 #: Exact: "5 failures within any 60 s", and the reset time is the oldest failure's expiry.

@@ -26,7 +26,7 @@ from flask import Flask
 from sqlalchemy import Engine, create_engine
 
 from tenants.database import create_sqlite_engine
-from tenants.registry.store import TenantRecord
+from tenants.registry.record import TenantRecord
 from tenants.settings import Settings
 
 

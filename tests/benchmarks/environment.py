@@ -19,7 +19,7 @@ from flask import Flask, session
 from flask_wtf.csrf import generate_csrf
 
 from tenants import lifecycle
-from tenants.core import Platform
+from tenants.kernel import Platform
 from tenants.settings import Settings
 from tenants.storage import migrations
 

@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from tenants.core import Platform
+from tenants.kernel import Platform
 from tenants.storage import migrations
 from tests.benchmarks.environment import FAST_HASH, database, open_platform, provision
 from tests.benchmarks.harness import Context, median, timed

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from werkzeug.test import Client, EnvironBuilder, TestResponse
 
-from tenants.core import Platform
+from tenants.kernel import Platform
 from tenants.registry.models import RegistryClock, Tenant, TenantStatus
 from tenants.storage import migrations
 from tests.benchmarks.environment import (

@@ -85,7 +85,7 @@ def prepare(database_url: str, instance: Path, tenants: int) -> list[str]:
     """Migrate the platform database and create the tenants (in this process)."""
     os.environ.update(_server_env(database_url, instance, 0))
     from tenants import lifecycle
-    from tenants.core import Platform
+    from tenants.kernel import Platform
     from tenants.settings import Settings
     from tenants.storage import migrations
 

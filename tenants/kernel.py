@@ -21,8 +21,9 @@ from tenants.dispatch.cache import AppCache
 from tenants.dispatch.path import PathDispatcher
 from tenants.dispatch.resolver import TenantResolver
 from tenants.dispatch.subdomain import SubdomainDispatcher
+from tenants.registry.record import TenantRecord
 from tenants.registry.slugs import RESERVED_SLUGS
-from tenants.registry.store import TenantRecord, TenantRegistry
+from tenants.registry.store import TenantRegistry
 from tenants.settings import Settings
 from tenants.sqla import ENGINE
 from tenants.storage import PostgresStorage, SQLiteStorage, TenantStorage
