@@ -103,14 +103,24 @@ _REV_ID = click.option("--rev-id", default=None, help="The revision id (default:
 @friendly_errors
 def db_revision(message: str, autogenerate: bool, rev_id: str | None) -> None:
     """Create a platform-database revision (registry models) in its history."""
-    path = new_revision(
+    made = new_revision(
         migrations.PLATFORM_SCRIPTS,
         message,
         metadata=RegistryBase.metadata,
         autogenerate=autogenerate,
         rev_id=rev_id,
     )
-    click.echo(f"Created {path}; review it, then run 'flask --app tenants.wsgi db upgrade'.")
+    click.echo(f"Created {made.path}; review it, then run 'flask --app tenants.wsgi db upgrade'.")
+    _warn_unchecked(made.unchecked_indexes)
+
+
+def _warn_unchecked(indexes: Sequence[str]) -> None:
+    if indexes:
+        click.echo(
+            "Autogenerate cannot compare expression indexes; add these to the revision by "
+            "hand (op.create_index(..., [sa.text(...)])): " + ", ".join(indexes),
+            err=True,
+        )
 
 
 @tenants_cli.command("create")
@@ -139,7 +149,7 @@ def tenants_create(slug: str, name: str, owner_email: str, owner_password: str, 
 def tenants_revision(message: str, autogenerate: bool, rev_id: str | None) -> None:
     """Create a tenant-storage revision in the tenant app's history (TENANT_APP)."""
     tenant_app = _platform().tenant_app
-    path = new_revision(
+    made = new_revision(
         tenant_app.migrations,
         message,
         metadata=tenant_app.metadata,
@@ -147,9 +157,10 @@ def tenants_revision(message: str, autogenerate: bool, rev_id: str | None) -> No
         rev_id=rev_id,
     )
     click.echo(
-        f"Created {path} for {tenant_app.name}; review it, then run "
+        f"Created {made.path} for {tenant_app.name}; review it, then run "
         "'flask --app tenants.wsgi tenants migrate'."
     )
+    _warn_unchecked(made.unchecked_indexes)
 
 
 @tenants_cli.command("list")
