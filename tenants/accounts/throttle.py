@@ -22,6 +22,7 @@ import hashlib
 import math
 import threading
 import time
+from typing import NoReturn
 
 from flask import Flask, current_app, render_template, request
 from flask_limiter import Limiter, RequestLimit
@@ -38,6 +39,28 @@ DEFAULT_ACCOUNT_LIMIT = "5 per minute"
 DEFAULT_ADDRESS_LIMIT = "30 per minute"
 
 
+class _UnusedStorage(Storage):
+    """What ``Limiter.init_app`` builds and :class:`PlatformLimiter` never counts in.
+
+    ``init_app`` makes a storage from ``storage_uri`` for every app; ``memory://`` would
+    start a timer thread per tenant app built. This one costs nothing.
+    """
+
+    STORAGE_SCHEME = ["tenants-unused"]
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        return RuntimeError
+
+    def _unused(self, *_args: object, **_kwargs: object) -> NoReturn:
+        raise RuntimeError("PlatformLimiter counts in the platform's storage, not here.")
+
+    incr = get = get_expiry = reset = clear = acquire_entry = get_moving_window = _unused
+
+    def check(self) -> bool:
+        return True
+
+
 class PlatformLimiter(Limiter):
     """A Limiter shared by many apps, counting in the storage of the app's platform."""
 
@@ -45,9 +68,9 @@ class PlatformLimiter(Limiter):
         super().__init__(
             address_key,
             strategy=STRATEGY,
-            # Only silences the library's "no storage configured" warning: the storage
-            # actually used is the platform's (see ``limiter``).
-            storage_uri="memory://",
+            # What init_app builds for each app and nothing uses: the storage actually
+            # used is the platform's (see ``limiter``).
+            storage_uri="tenants-unused://",
             headers_enabled=False,
             # A storage outage (Redis down) logs the error and lets logins through rather
             # than answering 500 on every login; the login still checks the password.

@@ -65,6 +65,28 @@ class _RuleCollector:
         self.rules.append(rule)
 
 
+def _call_key(
+    rule: str,
+    endpoint: str | None,
+    view_func: Callable[..., Any] | None,
+    provide_automatic_options: bool | None,
+    options: dict[str, Any],
+) -> tuple[Any, ...] | None:
+    """An ``add_url_rule`` call as a hashable key (None when an option is not hashable)."""
+    frozen = []
+    for name, value in sorted(options.items()):
+        if isinstance(value, list | set | frozenset | tuple):
+            value = tuple(sorted(value)) if all(isinstance(v, str) for v in value) else None
+        elif isinstance(value, dict):
+            value = tuple(sorted(value.items()))
+        try:
+            hash(value)
+        except TypeError:
+            return None
+        frozen.append((name, value))
+    return (rule, endpoint, id(view_func), provide_automatic_options, tuple(frozen))
+
+
 def _signature(rule: Rule, url_map: Map) -> tuple[Any, ...]:
     """What makes two rules the same route (bound or not, with the map's defaults)."""
     strict = rule.strict_slashes if rule.strict_slashes is not None else url_map.strict_slashes
@@ -180,6 +202,8 @@ class SharedParts:
     def __init__(self, name: str) -> None:
         self.name = name
         self.url_map: Map | None = None
+        #: The donor app's add_url_rule calls: the same call later needs no checking.
+        self.known_calls: frozenset[tuple[Any, ...]] = frozenset()
         self._signatures: frozenset[tuple[Any, ...]] = frozenset()
         self._endpoints: frozenset[str] = frozenset()
         self.loader = _SharedLoader()
@@ -200,6 +224,7 @@ class SharedParts:
                 _signature(rule, app.url_map) for rule in app.url_map.iter_rules()
             )
             self._endpoints = frozenset(rule.endpoint for rule in app.url_map.iter_rules())
+            self.known_calls = frozenset(getattr(app, "_rule_calls", ()))
             self.url_map = app.url_map
             return True
 
@@ -264,6 +289,7 @@ class SharedFlask(Flask):
 
     def __init__(self, import_name: str, *, parts: SharedParts, **kwargs: Any) -> None:
         self.parts = parts
+        self._rule_calls: set[tuple[Any, ...]] = set()
         super().__init__(import_name, **kwargs)
         if self.parts.loader.app_loader is None and self.jinja_loader is not None:
             self.parts.loader.app_loader = self.jinja_loader
@@ -279,8 +305,21 @@ class SharedFlask(Flask):
         **options: Any,
     ) -> None:
         shared = self.parts.url_map
+        key = _call_key(rule, endpoint, view_func, provide_automatic_options, options)
         if shared is None:
+            if key is not None:
+                self._rule_calls.add(key)
             super().add_url_rule(rule, endpoint, view_func, provide_automatic_options, **options)
+            return
+        if key is not None and key in self.parts.known_calls:
+            # The very call the donor app made: its rule is in the shared map already.
+            self.url_map = shared
+            if view_func is not None:
+                name = endpoint if endpoint is not None else view_func.__name__
+                registered = self.view_functions.get(name)
+                if registered is not None and registered != view_func:
+                    raise RoutesDifferError(f"Two view functions for endpoint {name!r}.")
+                self.view_functions[name] = view_func
             return
         # Let Flask make the Rule exactly as it would, into a collector that compiles
         # nothing; then check it against the shared map and route with that map.
