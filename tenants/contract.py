@@ -73,6 +73,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, MetaData
 from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
 
 from tenants.registry.record import TenantRecord
 
@@ -190,8 +191,6 @@ class TenantServices:
         return self.links.url_for(path)
 
     def hash_password(self, password: str) -> str:
-        from werkzeug.security import generate_password_hash
-
         return generate_password_hash(password, method=self.password_hash_method)
 
     @cached_property

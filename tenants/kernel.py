@@ -32,7 +32,7 @@ from tenants.dispatch.resolver import TenantResolver
 from tenants.dispatch.subdomain import SubdomainDispatcher
 from tenants.keys import derive_tenant_secret
 from tenants.registry.models import Tenant
-from tenants.registry.record import TenantRecord
+from tenants.registry.record import TenantRecord, TenantStatus
 from tenants.registry.slugs import RESERVED_SLUGS
 from tenants.registry.snapshot import TenantRegistry
 from tenants.settings import Settings
@@ -180,7 +180,8 @@ class Platform:
 
     def describe_tenant(self, tenant: Tenant) -> Mapping[str, object] | None:
         """What the tenant app says about a tenant's storage (the admin console shows it)."""
-        if tenant.status not in ("active", "suspended") or not self.storage.exists(tenant.id):
+        has_storage = tenant.status in (TenantStatus.ACTIVE, TenantStatus.SUSPENDED)
+        if not has_storage or not self.storage.exists(tenant.id):
             # Never open missing storage: on SQLite that would create an empty file.
             return None
         engine = self.storage.engine_for(tenant.id)
