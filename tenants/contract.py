@@ -237,7 +237,11 @@ def _describe_nothing(_connection: Connection) -> Mapping[str, object]:
 
 @dataclass(frozen=True)
 class TenantApp:
-    """A product the platform serves to every tenant. See the module docstring."""
+    """A product the platform serves to every tenant. See the module docstring.
+
+    New needs of the platform (the tables a customer export includes, the app's
+    background jobs) arrive as optional fields with defaults, so existing apps keep working.
+    """
 
     name: str
     create_app: Callable[[TenantRecord, TenantServices], WSGIApplication]
