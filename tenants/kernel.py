@@ -59,7 +59,12 @@ class Platform:
         )
         self.apps: AppCache[Flask] = AppCache(settings.app_cache_size, release=self.release_app)
         self.registry = TenantRegistry(
-            self.engine, poll_seconds=settings.registry_poll_seconds, on_change=self.tenant_changed
+            self.engine,
+            poll_seconds=settings.registry_poll_seconds,
+            cache_size=settings.registry_cache_size,
+            miss_check_seconds=settings.registry_miss_check_seconds,
+            on_change=self.tenant_changed,
+            on_reset=self.registry_reloaded,
         )
         self.resolve = TenantResolver(self.registry.get, self.apps, self.build_tenant_app)
 
@@ -107,6 +112,12 @@ class Platform:
         self.apps.discard(tenant_id)
         self.storage.forget(tenant_id)
 
+    def registry_reloaded(self) -> None:
+        """The registry started over (its change feed was pruned past it): trust no app."""
+        for tenant_id in self.apps.keys():
+            self.storage.forget(tenant_id)
+        self.apps.clear()
+
     def release_app(self, app: Flask) -> None:
         engine = app.extensions.get(ENGINE)
         if engine is not None:
@@ -121,6 +132,7 @@ class Platform:
 
     def close(self) -> None:
         """Release every cached app and the engine (tests, shutdown, after fork)."""
+        self.registry.close()
         self.apps.clear()
         for engine in (self.engine, *self.tenant_engines.values()):
             engine.dispose()
@@ -130,6 +142,7 @@ class Platform:
         for engine in (self.engine, *self.tenant_engines.values()):
             engine.dispose(close=False)
         self.apps.clear()
+        self.registry.after_fork()
 
     def __repr__(self) -> str:
         settings = self.settings

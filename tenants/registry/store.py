@@ -1,76 +1,132 @@
-"""The registry as the dispatcher sees it: an in-memory snapshot kept fresh by polling.
+"""The registry as the dispatcher sees it: bounded memory, and never stale for what it could know.
 
-Every process holds the routable tenants (provisioning, active, suspended) in a dict,
-so a lookup is a dict access and an unknown name costs nothing and stores nothing.
-At most once per ``poll_seconds`` a lookup first asks the database for the registry
-generation (one tiny query); when it moved, only the rows changed since are read.
-A change made by any process is therefore seen by every process within
-``poll_seconds`` plus one query.
+Each process keeps, whatever the size of the fleet:
 
-If the registry database cannot be reached when a poll is due, lookups raise
-:class:`RegistryUnavailable` rather than answer from a snapshot that may be stale:
-a suspended tenant must not be served because the database is down.
+- at most ``cache_size`` tenant records, least recently used first out, filled by
+  point queries (one indexed row) as requests name tenants;
+- the key index (:mod:`tenants.registry.keyindex`): 8 bytes per routable key, loaded
+  in the background at start, so a name nobody holds is refused without a query;
+- at most ``cache_size`` names a point query found nobody holding;
+- its position in the change feed (:mod:`tenants.registry.feed`).
+
+A lookup (:meth:`TenantRegistry.lookup`) answers:
+
+1. a cached active tenant at once: no lock, no query;
+2. a cached tenant whose status would refuse (suspended: 403; provisioning: 404), or a
+   name known to be unheld, after a *freshness check*: a poll of the change feed that
+   started after the request arrived, so a tenant created, resumed or activated just
+   before (the signup's redirect) is served. The check is single-flight (concurrent
+   misses wait for one poll) and bounded by a token bucket: bursts of
+   :data:`MISS_CHECK_BURST` polls, then one per ``miss_check_seconds``. A miss that
+   finds the bucket empty is answered from the latest poll, which is then at most
+   ``miss_check_seconds`` old; so a flood of unknown names costs at most one query per
+   that interval, while ordinary misses (a few a second) are always checked;
+3. anything else (the index says some tenant may hold the name, or is still loading)
+   by a point query, single-flight per name; its answer is fresh and is cached.
+
+Every ``poll_seconds`` the lookup that finds a poll due reads the feed (one query) and
+applies what changed, tenant by tenant; other threads answer meanwhile, as long as the
+last successful poll is younger than ``stale_after``. A change made anywhere is therefore
+seen everywhere within ``poll_seconds`` (and at once by a request that would be refused).
+If the registry database cannot be read when a poll or a point query is needed, lookups
+raise :class:`RegistryUnavailable` (a 503), never answer from what may be stale.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from typing import Any
 
-from sqlalchemy import Engine, Row, bindparam, select
+from sqlalchemy import Connection, Engine, Row, bindparam, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from tenants.registry.models import RegistryClock, Tenant
-from tenants.registry.record import SLUG_HOLDING_STATUSES, RegistryUnavailable, TenantRecord
+from tenants.database import sqlite_write_intent
+from tenants.registry.feed import TENANT_COLUMNS, ChangeFeed, FeedPruned, latest_per_tenant
+from tenants.registry.keyindex import KeyIndex, load_hashes
+from tenants.registry.keys import SLUG, key_hash
+from tenants.registry.models import HOLDS_SLUG, Tenant
+from tenants.registry.record import (
+    SLUG_HOLDING_STATUSES,
+    RegistryUnavailable,
+    TenantRecord,
+    TenantStatus,
+)
 
-_COLUMNS = (
-    Tenant.id,
-    Tenant.slug,
-    Tenant.display_name,
-    Tenant.status,
-    Tenant.plan,
-    Tenant.settings,
-    Tenant.version,
-    Tenant.storage_revision,
-    Tenant.database,
-)
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]
 _HOLDING = tuple(str(s) for s in SLUG_HOLDING_STATUSES)
-# Built once: SQLAlchemy caches their compiled form, so a poll is just the round trip.
-_GENERATION = select(RegistryClock.generation).where(RegistryClock.id == 1)
-_ALL_ROUTABLE = select(*_COLUMNS).where(Tenant.status.in_(_HOLDING))
-_CHANGED_SINCE = (
-    select(*_COLUMNS).where(Tenant.version > bindparam("since")).order_by(Tenant.version)
-)
+_ACTIVE = str(TenantStatus.ACTIVE)
+_NEVER = float("-inf")
+#: Freshness checks allowed back to back before misses are limited to one per interval.
+MISS_CHECK_BURST = 10
+# Point queries, by key kind: the live tenant holding a key (one row of a unique index).
+_BY_KEY = {
+    SLUG: select(*TENANT_COLUMNS).where(func.lower(Tenant.slug) == bindparam("key"), HOLDS_SLUG),
+}
+
+
+def keys_of(tenant: TenantRecord) -> tuple[Key, ...]:
+    """The keys a request can name ``tenant`` by (custom domains will add theirs)."""
+    return ((SLUG, tenant.slug.lower()),)
 
 
 class TenantRegistry:
-    """Lookups of routable tenants by slug, in memory, refreshed from the database."""
+    """Lookups of routable tenants by key, bounded in memory, fresh for what it could know."""
 
     def __init__(
         self,
         engine: Engine,
         *,
         poll_seconds: float = 0.5,
+        cache_size: int = 10_000,
+        miss_check_seconds: float = 0.02,
         on_change: Callable[[int], None] | None = None,
+        on_reset: Callable[[], None] | None = None,
     ) -> None:
+        if cache_size < 1:
+            raise ValueError("cache_size must be at least 1; it is the number of records kept.")
         self.engine = engine
         self.poll_seconds = poll_seconds
+        self.cache_size = cache_size
+        self.miss_check_seconds = miss_check_seconds
+        #: Beyond this age of the last successful poll, answer 503 rather than guess.
+        self.stale_after = max(5.0, 4 * poll_seconds)
         self.on_change = on_change
-        self._by_slug: dict[str, TenantRecord] = {}
-        self._generation = -1
-        self._checked_at = float("-inf")
-        self._refresh_lock = threading.Lock()
-        self._loaded = threading.Event()
+        self.on_reset = on_reset
+        self._reset()
+
+    def _reset(self) -> None:
+        """Forget everything (a new worker process, or a feed pruned past this reader)."""
+        self._records: OrderedDict[Key, TenantRecord] = OrderedDict()
+        self._keys_by_tenant: dict[int, set[Key]] = {}
+        self._absent: OrderedDict[Key, None] = OrderedDict()
+        self._flights: dict[Key, Future[TenantRecord | None]] = {}
+        self._index = KeyIndex()
+        self._loader: threading.Thread | None = None
+        self._feed: ChangeFeed | None = None
+        #: When the last completed poll started (monotonic); -inf to make the next one due.
+        self._polled_at = _NEVER
+        self._succeeded_at = _NEVER
+        #: The freshness checks' token bucket: tokens now, and when it was last filled.
+        self._miss_tokens = float(MISS_CHECK_BURST)
+        self._miss_tokens_at = time.monotonic()
+        #: How many polls changed the cache: a point query that overlapped one is not kept.
+        self._applied = 0
+        self._poll_lock = threading.Lock()
+        self._cache_lock = threading.Lock()
 
     # -- lookups (the dispatcher's hot path) -------------------------------------------
 
     def get(self, slug: str) -> TenantRecord | None:
         """The tenant holding ``slug`` (lower-case), or None. Works outside any app context."""
-        if time.monotonic() - self._checked_at >= self.poll_seconds:
-            self.refresh()
-        return self._by_slug.get(slug)
+        return self.lookup(SLUG, slug)
 
     def get_user_for_subdomain(self, subdomain: str) -> TenantRecord | None:
         return self.get(subdomain.lower())
@@ -78,60 +134,293 @@ class TenantRegistry:
     def get_user_for_prefix(self, prefix: str) -> TenantRecord | None:
         return self.get(prefix.lower())
 
-    def __len__(self) -> int:
-        return len(self._by_slug)
+    def lookup(self, kind: str, key: str) -> TenantRecord | None:
+        """The live tenant holding ``key`` of ``kind`` (lower-case), or None."""
+        arrived = time.monotonic()
+        if arrived - self._polled_at >= self.poll_seconds:
+            self._poll_when_due(arrived)
+        wanted = (kind, key)
+        record = self._records.get(wanted)
+        if record is not None and record.status == _ACTIVE:
+            try:
+                self._records.move_to_end(wanted)
+            except KeyError:  # evicted by another thread since the read: still valid
+                pass
+            return record
+        return self._resolve(wanted, arrived)
 
-    # -- freshness ----------------------------------------------------------------------
+    def __len__(self) -> int:
+        """How many tenant records this process holds (at most ``cache_size``)."""
+        return len(self._records)
+
+    def _resolve(self, wanted: Key, arrived: float) -> TenantRecord | None:
+        confirmed = False
+        while True:
+            record = self._records.get(wanted)
+            if record is not None:
+                if record.status == _ACTIVE or confirmed:
+                    return record
+            elif wanted in self._absent or self._index.might_hold(key_hash(*wanted)) is False:
+                if confirmed:
+                    return None
+            else:
+                # Some tenant may hold it (or the index is still loading): ask the database.
+                # The query starts after the request arrived, so its answer is fresh.
+                return self._point_query(wanted)
+            self._confirm(arrived)
+            confirmed = True
+
+    # -- freshness -----------------------------------------------------------------------
 
     def refresh(self, *, force: bool = False) -> None:
-        """Bring the snapshot up to date if the registry changed since the last poll."""
-        if not self._refresh_lock.acquire(blocking=not self._loaded.is_set() or force):
-            # Another thread is polling right now; the snapshot it replaces is at most
-            # one poll interval old, so answer from it rather than queue behind it.
-            return
-        try:
-            if not force and time.monotonic() - self._checked_at < self.poll_seconds:
-                return
-            try:
+        """Poll the change feed now if a poll is due (``force``: in any case, and wait)."""
+        if force:
+            with self._poll_lock:
                 self._poll()
-            except SQLAlchemyError as error:
-                self._checked_at = float("-inf")
-                raise RegistryUnavailable(
-                    "The tenant registry database cannot be reached; check DATABASE_URL "
-                    "and that the database server is up."
-                ) from error
-        finally:
-            self._refresh_lock.release()
+        else:
+            self._poll_when_due(time.monotonic())
 
     def invalidate(self) -> None:
         """Make the next lookup poll (call after this process changed the registry)."""
-        self._checked_at = float("-inf")
+        self._polled_at = _NEVER
+
+    def close(self, timeout: float = 30) -> None:
+        """Wait for the background index load (before the engine's pool is disposed)."""
+        loader = self._loader
+        if loader is not None:
+            loader.join(timeout)
+
+    def after_fork(self) -> None:
+        """In a new worker process: start from nothing (no threads or locks came along)."""
+        self._reset()
+
+    def _poll_when_due(self, now: float) -> None:
+        started = self._feed is not None
+        if not self._poll_lock.acquire(blocking=not started):
+            # Another thread is polling: answer from what we have, unless that is too old.
+            if now - self._succeeded_at > self.stale_after:
+                raise RegistryUnavailable(
+                    "The tenant registry has not answered for a while; check the database."
+                )
+            return
+        try:
+            if time.monotonic() - self._polled_at >= self.poll_seconds:
+                self._poll()
+        finally:
+            self._poll_lock.release()
+
+    def _confirm(self, arrived: float) -> None:
+        """Wait for a poll that started after ``arrived`` (or, in a flood, a recent one)."""
+        with self._poll_lock:  # single flight: a poll in progress finishes first
+            if self._polled_at >= arrived:
+                return
+            now = time.monotonic()
+            interval = self.miss_check_seconds
+            tokens = MISS_CHECK_BURST
+            if interval > 0:
+                tokens = min(
+                    MISS_CHECK_BURST, self._miss_tokens + (now - self._miss_tokens_at) / interval
+                )
+            self._miss_tokens_at = now
+            if tokens < 1 and self._polled_at > _NEVER:
+                # Misses come faster than one per interval: the bucket only empties by
+                # polling, so the latest poll is less than one interval old.
+                self._miss_tokens = tokens
+                return
+            self._miss_tokens = max(tokens - 1, 0.0)
+            self._poll()
 
     def _poll(self) -> None:
+        """Read the feed and apply it (the caller holds the poll lock)."""
         started = time.monotonic()
-        with self.engine.connect() as connection:
-            generation = connection.execute(_GENERATION).scalar_one_or_none() or 0
-            if not self._loaded.is_set():
-                rows = connection.execute(_ALL_ROUTABLE).all()
-                self._by_slug = {row.slug.lower(): TenantRecord.from_row(row) for row in rows}
-                self._generation = generation
-                self._loaded.set()
-            elif generation != self._generation:
-                changed = connection.execute(_CHANGED_SINCE, {"since": self._generation}).all()
-                self._apply(changed)
-                self._generation = generation
-        self._checked_at = started
+        try:
+            try:
+                changes = self._read_feed()
+            except FeedPruned as gap:
+                log.warning("Registry change feed: %s; reloading the registry.", gap)
+                self._start_over()
+                changes = self._read_feed()
+        except SQLAlchemyError as error:
+            self._polled_at = _NEVER
+            raise RegistryUnavailable(
+                "The tenant registry database cannot be reached; check DATABASE_URL "
+                "and that the database server is up."
+            ) from error
+        if changes:
+            self._apply(changes)
+        self._polled_at = started
+        self._succeeded_at = time.monotonic()
+        if not self._index.loaded or self._index.wants_rebuild():
+            self._load_index()
+
+    def _read_feed(self) -> list[Row[Any]]:
+        with self._connection() as connection:
+            if self._feed is None:
+                feed = ChangeFeed(postgres=connection.dialect.name == "postgresql")
+                feed.start(connection)
+                self._feed = feed
+                return []
+            return latest_per_tenant(self._feed.poll(connection))
+
+    def _start_over(self) -> None:
+        with self._cache_lock:
+            self._records.clear()
+            self._keys_by_tenant.clear()
+            self._absent.clear()
+            self._index = KeyIndex()
+            self._loader = None
+            self._feed = None
+            self._applied += 1
+        if self.on_reset is not None:
+            self.on_reset()
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        # Reads only: on SQLite, never take the write lock (BEGIN IMMEDIATE) to poll.
+        token = sqlite_write_intent.set(False)
+        try:
+            with self.engine.connect() as connection:
+                yield connection
+        finally:
+            sqlite_write_intent.reset(token)
+
+    # -- applying changes ------------------------------------------------------------------
 
     def _apply(self, rows: Sequence[Row[Any]]) -> None:
-        by_slug = dict(self._by_slug)
-        for row in rows:
-            slug = row.slug.lower()
-            if row.status in _HOLDING:
-                by_slug[slug] = TenantRecord.from_row(row)
-            elif (current := by_slug.get(slug)) is not None and current.id == row.id:
-                del by_slug[slug]
-        # One assignment: readers see the old dict or the new one, never a half-updated one.
-        self._by_slug = by_slug
+        """Bring the cache and the index up to date with the changed tenants' rows."""
+        with self._cache_lock:
+            for row in rows:
+                tenant = TenantRecord.from_row(row)
+                cached_keys = self._keys_by_tenant.pop(tenant.id, set())
+                for key in cached_keys:
+                    self._records.pop(key, None)
+                holding = tenant.status in _HOLDING
+                for key in keys_of(tenant):
+                    self._absent.pop(key, None)
+                    if not holding:
+                        self._index.note_removed()
+                        continue
+                    self._index.add(key_hash(*key))
+                    holder = self._records.get(key)
+                    if holder is not None and holder.id != tenant.id:
+                        self._forget_key(key)  # the name passed to this tenant
+                    if cached_keys:  # keep it warm; otherwise a request will load it
+                        self._store(key, tenant)
+            self._applied += 1
         if self.on_change is not None:
             for row in rows:
                 self.on_change(row.id)
+
+    def _store(self, key: Key, tenant: TenantRecord) -> None:
+        """Cache ``tenant`` under ``key``, evicting the least recently used (cache lock held)."""
+        self._records[key] = tenant
+        self._records.move_to_end(key)
+        self._keys_by_tenant.setdefault(tenant.id, set()).add(key)
+        while len(self._records) > self.cache_size:
+            old_key, old = self._records.popitem(last=False)
+            self._untrack(old.id, old_key)
+
+    def _forget_key(self, key: Key) -> None:
+        old = self._records.pop(key, None)
+        if old is not None:
+            self._untrack(old.id, key)
+
+    def _untrack(self, tenant_id: int, key: Key) -> None:
+        keys = self._keys_by_tenant.get(tenant_id)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._keys_by_tenant[tenant_id]
+
+    def _remember_absent(self, key: Key) -> None:
+        self._absent[key] = None
+        self._absent.move_to_end(key)
+        while len(self._absent) > self.cache_size:
+            self._absent.popitem(last=False)
+
+    # -- point queries -----------------------------------------------------------------------
+
+    def _point_query(self, wanted: Key) -> TenantRecord | None:
+        """The tenant holding ``wanted`` now, from the database; one query per key at a time."""
+        with self._cache_lock:
+            flight = self._flights.get(wanted)
+            leader = flight is None
+            if flight is None:
+                flight = self._flights[wanted] = Future()
+            applied = self._applied
+        if not leader:
+            return flight.result()
+        try:
+            with self._connection() as connection:
+                row = connection.execute(_BY_KEY[wanted[0]], {"key": wanted[1]}).first()
+        except BaseException as error:
+            failure: BaseException = error
+            if isinstance(error, SQLAlchemyError):
+                failure = RegistryUnavailable(
+                    "The tenant registry database cannot be reached; check DATABASE_URL "
+                    "and that the database server is up."
+                )
+                failure.__cause__ = error
+            with self._cache_lock:
+                del self._flights[wanted]
+            flight.set_exception(failure)
+            if failure is error:
+                raise
+            raise failure from error
+        tenant = TenantRecord.from_row(row) if row is not None else None
+        with self._cache_lock:
+            del self._flights[wanted]
+            # A poll that applied changes meanwhile may have seen a newer state than this
+            # answer, or evicted the key before this answer came: then do not keep it.
+            if self._applied == applied:
+                if tenant is None:
+                    self._remember_absent(wanted)
+                else:
+                    for key in keys_of(tenant):
+                        self._store(key, tenant)
+        flight.set_result(tenant)
+        return tenant
+
+    # -- the key index -----------------------------------------------------------------------
+
+    def _load_index(self) -> None:
+        """Load (or rebuild) the key index in a background thread."""
+        if self._loader is not None and self._loader.is_alive():
+            return
+        index = self._index
+        index.begin_build()
+
+        def load() -> None:
+            try:
+                with self._connection() as connection:
+                    hashes = load_hashes(connection)
+            except Exception:
+                log.exception("Could not load the registry key index; the next poll retries.")
+                index.abort_build()
+                return
+            index.finish_build(hashes)
+
+        self._loader = threading.Thread(target=load, name="tenants-registry-index", daemon=True)
+        self._loader.start()
+
+    def wait_loaded(self, timeout: float = 30) -> bool:
+        """Wait until the key index is loaded (tests and benchmarks); True if it is."""
+        deadline = time.monotonic() + timeout
+        while not self._index.loaded and time.monotonic() < deadline:
+            loader = self._loader
+            if loader is not None:
+                loader.join(0.05)
+            else:
+                time.sleep(0.01)
+        return self._index.loaded
+
+    def statistics(self) -> dict[str, Any]:
+        """What this process holds (for tests, benchmarks and debugging)."""
+        return {
+            "records": len(self._records),
+            "absent": len(self._absent),
+            "index_loaded": self._index.loaded,
+            "index_keys": len(self._index),
+            "index_bytes": self._index.memory_bytes(),
+            "feed_high": self._feed.high if self._feed is not None else None,
+        }
