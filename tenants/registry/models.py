@@ -64,7 +64,6 @@ class Tenant(RegistryBase):
             sqlite_where=text(_SLUG_HOLDING_SQL),
             postgresql_where=text(_SLUG_HOLDING_SQL),
         ),
-        Index("ix_tenants_version", "version"),
         # The admin list filters by status and pages by id (keyset), newest first.
         Index("ix_tenants_status_id", "status", "id"),
         # Substring search on slug and name (pg_trgm GIN indexes) are created by the

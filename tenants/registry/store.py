@@ -175,7 +175,7 @@ class TenantRegistry:
     def refresh(self, *, force: bool = False) -> None:
         """Poll the change feed now if a poll is due (``force``: in any case, and wait)."""
         if force:
-            with self._poll_lock:
+            with self._polling():
                 self._poll()
         else:
             self._poll_when_due(time.monotonic())
@@ -211,7 +211,7 @@ class TenantRegistry:
 
     def _confirm(self, arrived: float) -> None:
         """Wait for a poll that started after ``arrived`` (or, in a flood, a recent one)."""
-        with self._poll_lock:  # single flight: a poll in progress finishes first
+        with self._polling():  # single flight: a poll in progress finishes first
             if self._polled_at >= arrived:
                 return
             now = time.monotonic()
@@ -229,6 +229,18 @@ class TenantRegistry:
                 return
             self._miss_tokens = max(tokens - 1, 0.0)
             self._poll()
+
+    @contextlib.contextmanager
+    def _polling(self) -> Iterator[None]:
+        """Hold the poll lock; a poll stuck in the database for too long is a 503, not a hang."""
+        if not self._poll_lock.acquire(timeout=self.stale_after):
+            raise RegistryUnavailable(
+                "The tenant registry has not answered for a while; check the database."
+            )
+        try:
+            yield
+        finally:
+            self._poll_lock.release()
 
     def _poll(self) -> None:
         """Read the feed and apply it (the caller holds the poll lock)."""

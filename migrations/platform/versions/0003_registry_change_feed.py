@@ -5,10 +5,11 @@ on PostgreSQL, the writer's transaction id) so that writers no longer update one
 row; ``registry_clock.generation`` now records how far that feed has been pruned. Ids
 start above the old clock's generation, so every tenant's version keeps growing.
 
-Also: ``tenants.version`` becomes 64-bit; the status index gains the id (keyset pages
-of the admin list); on PostgreSQL a generated ``tenants.key_hash`` column with a partial
-index (the processes' membership filter loads it in order), and ``pg_trgm`` GIN indexes
-on slug and display name for the admin's substring search.
+Also: ``tenants.version`` becomes 64-bit and loses its index (nothing reads by it now,
+and without it a change's updates of the row can be HOT updates); the status index gains
+the id (keyset pages of the admin list); on PostgreSQL a generated ``tenants.key_hash``
+column with a partial index (the processes' membership filter loads it in order), and
+``pg_trgm`` GIN indexes on slug and display name for the admin's substring search.
 
 Revision ID: 0003_registry_change_feed
 Revises: 0002_tenant_database
@@ -61,6 +62,7 @@ def upgrade() -> None:
 
     op.drop_index("ix_tenants_status", table_name="tenants")
     op.create_index("ix_tenants_status_id", "tenants", ["status", "id"])
+    op.drop_index("ix_tenants_version", table_name="tenants")
     if postgres:
         # SQLite integers are 64-bit already (and altering would rebuild the table).
         op.alter_column("tenants", "version", type_=sa.BigInteger)
@@ -100,6 +102,7 @@ def downgrade() -> None:
         op.drop_index("ix_tenants_slug_trgm", table_name="tenants")
         op.drop_index("ix_tenants_live_key_hash", table_name="tenants")
         op.drop_column("tenants", "key_hash")
+    op.create_index("ix_tenants_version", "tenants", ["version"])
     op.drop_index("ix_tenants_status_id", table_name="tenants")
     op.create_index("ix_tenants_status", "tenants", ["status"])
     # The old clock must not fall behind the versions the feed handed out.
