@@ -7,13 +7,14 @@ import threading
 import time
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import Client
 
 from tenants.registry import service
 from tenants.registry.feed import ChangeFeed
-from tenants.registry.models import RegistryChange
+from tenants.registry.models import RegistryChange, Tenant
 from tests.conftest import PASSWORD
 from tests.helpers import csrf_token
 
@@ -173,3 +174,50 @@ def test_concurrent_writers_committing_in_any_order_every_change_is_read_once(
     assert len(read) == len(set(read)), "a change was read twice"
     assert set(read) == committed
     assert len(committed) > 20
+
+
+@pytest.mark.parametrize("backend", POSTGRES)
+def test_a_real_deadlock_is_retried_not_shown(platform, create_tenant, postgres_url: str) -> None:
+    """A write that deadlocks with another transaction is run again, and succeeds.
+
+    The write locks beta then alpha; another transaction holds alpha and then asks for
+    beta. PostgreSQL aborts the write (it waited first, so it checks first); the retry
+    waits for the other transaction to finish, then commits.
+    """
+    create_tenant("alpha")
+    create_tenant("beta")
+    attempts: list[int] = []
+    results: list[object] = []
+
+    def work(session: Session) -> int:
+        attempts.append(len(attempts) + 1)
+        for slug in ("beta", "alpha"):
+            tenant = service.get_live(session, slug, for_update=True)
+            tenant.plan = "pro"
+            service.touch(session, tenant)
+        return len(attempts)
+
+    other = sa.create_engine(postgres_url, poolclass=sa.NullPool)
+    with other.connect() as blocker:
+        blocker.execute(sa.text("SELECT id FROM tenants WHERE slug = 'alpha' FOR UPDATE"))
+        writer = threading.Thread(
+            target=lambda: results.append(service.write(platform.engine, work))
+        )
+        writer.start()
+        waiting = sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = 'tenants-platform' AND wait_event_type = 'Lock'"
+        )
+        deadline = time.monotonic() + 10
+        with other.connect() as watcher:
+            while watcher.execute(waiting).scalar_one() == 0:
+                assert time.monotonic() < deadline, "the write never waited for alpha"
+                time.sleep(0.02)
+        # Now the cycle: this transaction asks for beta, which the write holds.
+        blocker.execute(sa.text("SELECT id FROM tenants WHERE slug = 'beta' FOR UPDATE"))
+        blocker.commit()
+    writer.join(30)
+    other.dispose()
+    assert results == [2] and attempts == [1, 2]
+    with Session(platform.engine) as session:
+        assert {t.plan for t in session.scalars(select(Tenant))} == {"pro"}

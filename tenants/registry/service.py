@@ -73,7 +73,8 @@ def write(engine: Engine, work: Callable[[Session], T], *, attempts: int = WRITE
     again in a new one (with a short random pause), so ``work`` must only touch the
     database through its session. Any other error propagates after the rollback.
     """
-    for attempt in range(1, attempts + 1):
+    attempt = 1
+    while True:
         with Session(engine, expire_on_commit=False) as session:
             try:
                 result = work(session)
@@ -81,11 +82,11 @@ def write(engine: Engine, work: Callable[[Session], T], *, attempts: int = WRITE
                 return result
             except DBAPIError as error:
                 session.rollback()
-                if attempt == attempts or not retryable(error):
+                if attempt >= attempts or not retryable(error):
                     raise
                 log.info("Registry write conflict (%s); trying again.", error.orig)
         time.sleep(random.uniform(0, 0.005 * 2**attempt))
-    raise AssertionError("unreachable")  # pragma: no cover
+        attempt += 1
 
 
 def touch(session: Session, tenant: Tenant) -> None:

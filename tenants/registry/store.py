@@ -154,13 +154,14 @@ class TenantRegistry:
         return len(self._records)
 
     def _resolve(self, wanted: Key, arrived: float) -> TenantRecord | None:
+        hashed = key_hash(*wanted)
         confirmed = False
         while True:
             record = self._records.get(wanted)
             if record is not None:
                 if record.status == _ACTIVE or confirmed:
                     return record
-            elif wanted in self._absent or self._index.might_hold(key_hash(*wanted)) is False:
+            elif wanted in self._absent or self._index.might_hold(hashed) is False:
                 if confirmed:
                     return None
             else:
