@@ -231,3 +231,41 @@ def test_key_index_answers_no_only_for_keys_it_never_saw() -> None:
     index.add(8)
     assert index.might_hold(8) is True
     assert len(index) == 5
+
+
+@pytest.mark.parametrize("backend", POSTGRES)
+def test_a_poll_stuck_in_the_database_turns_into_503_not_stale_answers(
+    make_platform, create_tenant, postgres_url: str
+) -> None:
+    """Other requests answer from memory while a poll is in progress, but not for ever."""
+    create_tenant("acme")
+    platform = make_platform(registry_poll_seconds=0.2)
+    platform.registry.stale_after = 1.0
+    client = Client(platform)
+    assert client.get("/login", headers={"Host": "acme.example.com"}).status_code == 200
+    locker = sa.create_engine(postgres_url, poolclass=sa.NullPool)
+    statuses: list[int] = []
+    with locker.connect() as connection:
+        connection.exec_driver_sql("LOCK TABLE registry_changes IN ACCESS EXCLUSIVE MODE")
+        time.sleep(0.25)  # a poll is due: the next request starts it, and it blocks
+        stuck = threading.Thread(
+            target=lambda: statuses.append(
+                Client(platform).get("/login", headers={"Host": "acme.example.com"}).status_code
+            )
+        )
+        stuck.start()
+        deadline = time.monotonic() + 10
+        while not platform.registry._poll_lock.locked():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert client.get("/login", headers={"Host": "acme.example.com"}).status_code == 200
+        while client.get("/login", headers={"Host": "acme.example.com"}).status_code == 200:
+            assert time.monotonic() < deadline, "answered from memory for too long"
+            time.sleep(0.05)
+        response = client.get("/login", headers={"Host": "acme.example.com"})
+        assert response.status_code == 503 and "X-Tenant" not in response.headers
+        connection.rollback()
+    stuck.join(10)
+    locker.dispose()
+    assert statuses == [200]
+    assert client.get("/login", headers={"Host": "acme.example.com"}).status_code == 200

@@ -22,7 +22,9 @@ A lookup (:meth:`TenantRegistry.lookup`) answers:
    ``miss_check_seconds`` old; so a flood of unknown names costs at most one query per
    that interval, while ordinary misses (a few a second) are always checked;
 3. anything else (the index says some tenant may hold the name, or is still loading)
-   by a point query, single-flight per name; its answer is fresh and is cached.
+   by a point query, single-flight per name; its answer is fresh (a request that joins a
+   query already in flight shares its answer, at most one query's duration older) and is
+   cached, unless a poll applied changes while it ran.
 
 Every ``poll_seconds`` the lookup that finds a poll due reads the feed (one query) and
 applies what changed, tenant by tenant; other threads answer meanwhile, as long as the
