@@ -269,3 +269,40 @@ def test_a_poll_stuck_in_the_database_turns_into_503_not_stale_answers(
     locker.dispose()
     assert statuses == [200]
     assert client.get("/login", headers={"Host": "acme.example.com"}).status_code == 200
+
+
+def record(tenant_id: int, slug: str, status: str = "active", plan: str = "free"):
+    from types import MappingProxyType
+
+    from tenants.registry.record import TenantRecord
+
+    return TenantRecord(tenant_id, slug, slug, status, plan, MappingProxyType({}), 1, None)
+
+
+def test_record_cache_is_bounded_and_never_keeps_an_answer_older_than_a_change() -> None:
+    from tenants.registry.recordcache import RecordCache
+
+    cache = RecordCache(2)
+    for n in range(3):
+        cache.keep(cache.generation, ("slug", f"t{n}"), record(n, f"t{n}"), [("slug", f"t{n}")])
+    assert len(cache) == 2 and cache.get(("slug", "t0")) is None  # least recently used out
+
+    # A point query began, then a change was applied: its (older) answer is dropped.
+    began = cache.generation
+    with cache.changing():
+        cache.update(record(1, "t1", plan="pro"), [("slug", "t1")], holding=True)
+    assert cache.get(("slug", "t1")).plan == "pro"  # a cached tenant follows its change
+    cache.keep(began, ("slug", "t1"), record(1, "t1"), [("slug", "t1")])
+    assert cache.get(("slug", "t1")).plan == "pro"
+
+    # A name found unheld stops being so when a tenant takes it.
+    cache.keep(cache.generation, ("slug", "new"), None, [])
+    assert cache.known_absent(("slug", "new"))
+    with cache.changing():
+        cache.update(record(9, "new"), [("slug", "new")], holding=True)
+    assert not cache.known_absent(("slug", "new")) and cache.get(("slug", "new")) is None
+
+    # A deleted tenant leaves; the slug's next holder replaces it.
+    with cache.changing():
+        cache.update(record(2, "t2", status="deleted"), [("slug", "t2")], holding=False)
+    assert cache.get(("slug", "t2")) is None

@@ -40,7 +40,6 @@ import contextlib
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from typing import Any
@@ -59,10 +58,10 @@ from tenants.registry.record import (
     TenantRecord,
     TenantStatus,
 )
+from tenants.registry.recordcache import Key, RecordCache
 
 log = logging.getLogger(__name__)
 
-Key = tuple[str, str]
 _HOLDING = tuple(str(s) for s in SLUG_HOLDING_STATUSES)
 _ACTIVE = str(TenantStatus.ACTIVE)
 _NEVER = float("-inf")
@@ -106,10 +105,9 @@ class TenantRegistry:
 
     def _reset(self) -> None:
         """Forget everything (a new worker process, or a feed pruned past this reader)."""
-        self._records: OrderedDict[Key, TenantRecord] = OrderedDict()
-        self._keys_by_tenant: dict[int, set[Key]] = {}
-        self._absent: OrderedDict[Key, None] = OrderedDict()
+        self._cache = RecordCache(self.cache_size)
         self._flights: dict[Key, Future[TenantRecord | None]] = {}
+        self._flights_lock = threading.Lock()
         self._index = KeyIndex()
         self._loader: threading.Thread | None = None
         self._feed: ChangeFeed | None = None
@@ -119,10 +117,7 @@ class TenantRegistry:
         #: The freshness checks' token bucket: tokens now, and when it was last filled.
         self._miss_tokens = float(MISS_CHECK_BURST)
         self._miss_tokens_at = time.monotonic()
-        #: How many polls changed the cache: a point query that overlapped one is not kept.
-        self._applied = 0
         self._poll_lock = threading.Lock()
-        self._cache_lock = threading.Lock()
 
     # -- lookups (the dispatcher's hot path) -------------------------------------------
 
@@ -142,28 +137,25 @@ class TenantRegistry:
         if arrived - self._polled_at >= self.poll_seconds:
             self._poll_when_due(arrived)
         wanted = (kind, key)
-        record = self._records.get(wanted)
+        record = self._cache.get(wanted)
         if record is not None and record.status == _ACTIVE:
-            try:
-                self._records.move_to_end(wanted)
-            except KeyError:  # evicted by another thread since the read: still valid
-                pass
+            self._cache.used(wanted)
             return record
         return self._resolve(wanted, arrived)
 
     def __len__(self) -> int:
         """How many tenant records this process holds (at most ``cache_size``)."""
-        return len(self._records)
+        return len(self._cache)
 
     def _resolve(self, wanted: Key, arrived: float) -> TenantRecord | None:
         hashed = key_hash(*wanted)
         confirmed = False
         while True:
-            record = self._records.get(wanted)
+            record = self._cache.get(wanted)
             if record is not None:
                 if record.status == _ACTIVE or confirmed:
                     return record
-            elif wanted in self._absent or self._index.might_hold(hashed) is False:
+            elif self._cache.known_absent(wanted) or self._index.might_hold(hashed) is False:
                 if confirmed:
                     return None
             else:
@@ -278,14 +270,10 @@ class TenantRegistry:
             return latest_per_tenant(self._feed.poll(connection))
 
     def _start_over(self) -> None:
-        with self._cache_lock:
-            self._records.clear()
-            self._keys_by_tenant.clear()
-            self._absent.clear()
-            self._index = KeyIndex()
-            self._loader = None
-            self._feed = None
-            self._applied += 1
+        self._cache.clear()
+        self._index = KeyIndex()
+        self._loader = None
+        self._feed = None
         if self.on_reset is not None:
             self.on_reset()
 
@@ -303,68 +291,33 @@ class TenantRegistry:
 
     def _apply(self, rows: Sequence[Row[Any]]) -> None:
         """Bring the cache and the index up to date with the changed tenants' rows."""
-        with self._cache_lock:
+        with self._cache.changing():
             for row in rows:
                 tenant = TenantRecord.from_row(row)
-                cached_keys = self._keys_by_tenant.pop(tenant.id, set())
-                for key in cached_keys:
-                    self._records.pop(key, None)
                 holding = tenant.status in _HOLDING
-                for key in keys_of(tenant):
-                    self._absent.pop(key, None)
-                    if not holding:
+                keys = keys_of(tenant)
+                self._cache.update(tenant, keys, holding)
+                for key in keys:
+                    if holding:
+                        self._index.add(key_hash(*key))
+                    else:
                         self._index.note_removed()
-                        continue
-                    self._index.add(key_hash(*key))
-                    holder = self._records.get(key)
-                    if holder is not None and holder.id != tenant.id:
-                        self._forget_key(key)  # the name passed to this tenant
-                    if cached_keys:  # keep it warm; otherwise a request will load it
-                        self._store(key, tenant)
-            self._applied += 1
         if self.on_change is not None:
             for row in rows:
                 self.on_change(row.id)
-
-    def _store(self, key: Key, tenant: TenantRecord) -> None:
-        """Cache ``tenant`` under ``key``, evicting the least recently used (cache lock held)."""
-        self._records[key] = tenant
-        self._records.move_to_end(key)
-        self._keys_by_tenant.setdefault(tenant.id, set()).add(key)
-        while len(self._records) > self.cache_size:
-            old_key, old = self._records.popitem(last=False)
-            self._untrack(old.id, old_key)
-
-    def _forget_key(self, key: Key) -> None:
-        old = self._records.pop(key, None)
-        if old is not None:
-            self._untrack(old.id, key)
-
-    def _untrack(self, tenant_id: int, key: Key) -> None:
-        keys = self._keys_by_tenant.get(tenant_id)
-        if keys is not None:
-            keys.discard(key)
-            if not keys:
-                del self._keys_by_tenant[tenant_id]
-
-    def _remember_absent(self, key: Key) -> None:
-        self._absent[key] = None
-        self._absent.move_to_end(key)
-        while len(self._absent) > self.cache_size:
-            self._absent.popitem(last=False)
 
     # -- point queries -----------------------------------------------------------------------
 
     def _point_query(self, wanted: Key) -> TenantRecord | None:
         """The tenant holding ``wanted`` now, from the database; one query per key at a time."""
-        with self._cache_lock:
+        with self._flights_lock:
             flight = self._flights.get(wanted)
             leader = flight is None
             if flight is None:
                 flight = self._flights[wanted] = Future()
-            applied = self._applied
         if not leader:
             return flight.result()
+        generation = self._cache.generation
         try:
             with self._connection() as connection:
                 row = connection.execute(_BY_KEY[wanted[0]], {"key": wanted[1]}).first()
@@ -376,25 +329,29 @@ class TenantRegistry:
                     "and that the database server is up."
                 )
                 failure.__cause__ = error
-            with self._cache_lock:
-                del self._flights[wanted]
-            flight.set_exception(failure)
+            self._land(wanted, flight, exception=failure)
             if failure is error:
                 raise
             raise failure from error
         tenant = TenantRecord.from_row(row) if row is not None else None
-        with self._cache_lock:
-            del self._flights[wanted]
-            # A poll that applied changes meanwhile may have seen a newer state than this
-            # answer, or evicted the key before this answer came: then do not keep it.
-            if self._applied == applied:
-                if tenant is None:
-                    self._remember_absent(wanted)
-                else:
-                    for key in keys_of(tenant):
-                        self._store(key, tenant)
-        flight.set_result(tenant)
+        self._cache.keep(generation, wanted, tenant, keys_of(tenant) if tenant else ())
+        self._land(wanted, flight, result=tenant)
         return tenant
+
+    def _land(
+        self,
+        wanted: Key,
+        flight: Future[TenantRecord | None],
+        *,
+        result: TenantRecord | None = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        with self._flights_lock:
+            del self._flights[wanted]
+        if exception is not None:
+            flight.set_exception(exception)
+        else:
+            flight.set_result(result)
 
     # -- the key index -----------------------------------------------------------------------
 
@@ -432,8 +389,8 @@ class TenantRegistry:
     def statistics(self) -> dict[str, Any]:
         """What this process holds (for tests, benchmarks and debugging)."""
         return {
-            "records": len(self._records),
-            "absent": len(self._absent),
+            "records": len(self._cache),
+            "absent": self._cache.absent_count,
             "index_loaded": self._index.loaded,
             "index_keys": len(self._index),
             "index_bytes": self._index.memory_bytes(),
