@@ -27,8 +27,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 SLUG_HOLDING = "status IN ('provisioning', 'active', 'suspended')"
-# tenants.registry.keys.sql_key_hash("slug", "slug"), written out: a revision never
-# changes with the code.
+# tenants.registry.keys.key_hash("slug", lower(slug)) in SQL, written out here: a revision
+# never changes with the code.
 SLUG_KEY_HASH = "('x' || substr(md5('slug:' || lower(slug)), 1, 16))::bit(64)::bigint"
 
 
