@@ -31,10 +31,10 @@ from tenants.dispatch.requestlog import RequestLog
 from tenants.dispatch.resolver import TenantResolver
 from tenants.dispatch.subdomain import SubdomainDispatcher
 from tenants.keys import derive_tenant_secret
+from tenants.registry.lookup import TenantRegistry
 from tenants.registry.models import Tenant
 from tenants.registry.record import TenantRecord, TenantStatus
 from tenants.registry.slugs import RESERVED_SLUGS
-from tenants.registry.snapshot import TenantRegistry
 from tenants.settings import Settings
 from tenants.storage import PostgresStorage, SQLiteStorage, TenantStorage
 
@@ -79,7 +79,12 @@ class Platform:
         # The services handed to each cached app, by the app's identity (released with it).
         self._services: dict[int, TenantServices] = {}
         self.registry = TenantRegistry(
-            self.engine, poll_seconds=settings.registry_poll_seconds, on_change=self.tenant_changed
+            self.engine,
+            poll_seconds=settings.registry_poll_seconds,
+            cache_size=settings.registry_cache_size,
+            miss_check_seconds=settings.registry_miss_check_seconds,
+            on_change=self.tenant_changed,
+            on_reset=self.registry_reloaded,
         )
         self.resolve = TenantResolver(self.registry.get, self.apps, self.build_tenant_app)
         self.console = create_console_app(self)
@@ -165,6 +170,12 @@ class Platform:
         self.apps.discard(tenant_id)
         self.storage.forget(tenant_id)
 
+    def registry_reloaded(self) -> None:
+        """The registry started over (its change feed was pruned past it): trust no app."""
+        for tenant_id in self.apps.keys():
+            self.storage.forget(tenant_id)
+        self.apps.clear()
+
     def release_app(self, app: WSGIApplication) -> None:
         """Free what a built app holds (its storage engine): it left the cache."""
         services = self._services.pop(id(app), None)
@@ -193,6 +204,7 @@ class Platform:
 
     def close(self) -> None:
         """Release every cached app and the engine (tests, shutdown, after fork)."""
+        self.registry.close()
         self.apps.clear()
         for engine in (self.engine, *self.tenant_engines.values()):
             engine.dispose()
@@ -202,6 +214,7 @@ class Platform:
         for engine in (self.engine, *self.tenant_engines.values()):
             engine.dispose(close=False)
         self.apps.clear()
+        self.registry.after_fork()
 
     def __repr__(self) -> str:
         settings = self.settings

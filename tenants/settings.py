@@ -72,6 +72,10 @@ class Settings:
     tenant_routing: str = "subdomain"
     app_cache_size: int = 256
     registry_poll_seconds: float = 0.5
+    #: Tenant records a process keeps (LRU); the fleet can be far larger.
+    registry_cache_size: int = 10_000
+    #: A miss (or a refusing status) polls the registry at most this often when misses flood.
+    registry_miss_check_seconds: float = 0.02
     debug: bool = False
     instance_path: Path = DEFAULT_INSTANCE_PATH
     pool_size: int = 5
@@ -125,6 +129,8 @@ class Settings:
             tenant_routing=routing,
             app_cache_size=_int(environ, "TENANT_APP_CACHE_SIZE", 256, minimum=1),
             registry_poll_seconds=_float(environ, "REGISTRY_POLL_SECONDS", 0.5),
+            registry_cache_size=_int(environ, "REGISTRY_CACHE_SIZE", 10_000, minimum=1),
+            registry_miss_check_seconds=_float(environ, "REGISTRY_MISS_CHECK_SECONDS", 0.02),
             debug=_flag(environ.get("FLASK_DEBUG")),
             instance_path=instance_path,
             pool_size=_int(environ, "DATABASE_POOL_SIZE", 5, minimum=1),
