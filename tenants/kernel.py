@@ -14,17 +14,20 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from tenants.database import create_platform_engine
 from tenants.dispatch.cache import AppCache
+from tenants.dispatch.forwarded import ForwardedHeaders
+from tenants.dispatch.headers import SecurityHeaders
+from tenants.dispatch.logsink import open_sink
 from tenants.dispatch.path import PathDispatcher
+from tenants.dispatch.requestlog import RequestLog
 from tenants.dispatch.resolver import TenantResolver
 from tenants.dispatch.subdomain import SubdomainDispatcher
 from tenants.registry.record import TenantRecord
 from tenants.registry.slugs import RESERVED_SLUGS
 from tenants.registry.store import TenantRegistry
-from tenants.settings import Settings
+from tenants.settings import Settings, SettingsError
 from tenants.sqla import ENGINE
 from tenants.storage import PostgresStorage, SQLiteStorage, TenantStorage
 
@@ -37,11 +40,13 @@ class Platform:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        pooled = settings.database_pooler == "transaction"
         self.engine = create_platform_engine(
             settings.database_url,
             pool_size=settings.pool_size,
             max_overflow=settings.max_overflow,
             pool_recycle=settings.pool_recycle_seconds,
+            transaction_pooler=pooled,
         )
         self.tenant_engines = {
             name: create_platform_engine(
@@ -49,6 +54,7 @@ class Platform:
                 pool_size=settings.pool_size,
                 max_overflow=settings.max_overflow,
                 pool_recycle=settings.pool_recycle_seconds,
+                transaction_pooler=pooled,
             )
             for name, url in settings.tenant_databases.items()
         }
@@ -69,28 +75,53 @@ class Platform:
         self.wsgi_app = self._build_dispatcher()
 
     def _build_dispatcher(self) -> WSGIApplication:
+        """The dispatcher inside the middleware that every response passes through.
+
+        Outermost first: forwarded headers (resolved from PROXY_COUNT proxies, then
+        removed), the request id and log line, the security headers, the dispatcher.
+        Each covers every answer: tenant apps, the platform app and the dispatcher's
+        own 400/403/404/503 pages.
+        """
         from tenants.console import route_segments
 
+        settings = self.settings
         dispatcher: WSGIApplication
-        if self.settings.tenant_routing == "path":
+        if settings.tenant_routing == "path":
             dispatcher = PathDispatcher(
-                self.settings.base_domain,
+                settings.base_domain,
                 self.console,
                 self.resolve,
                 reserved=RESERVED_SLUGS | route_segments(self.console),
+                public_scheme=settings.url_scheme,
+                public_port=settings.public_port,
             )
         else:
-            dispatcher = SubdomainDispatcher(self.settings.base_domain, self.console, self.resolve)
-        from tenants.dispatch.requestlog import RequestLog
-
-        # A request id and one log line per request, whatever answers it (tenant, platform,
-        # or the dispatcher's own 400/403/404/503 pages).
-        dispatcher = RequestLog(dispatcher)
-        if self.settings.proxy_count:
-            # Outermost, so the request log and the dispatcher see the forwarded client and Host.
-            n = self.settings.proxy_count
-            dispatcher = ProxyFix(dispatcher, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=0)
-        return dispatcher
+            dispatcher = SubdomainDispatcher(
+                settings.base_domain,
+                self.console,
+                self.resolve,
+                public_scheme=settings.url_scheme,
+                public_port=settings.public_port,
+            )
+        # Forms post to the page's own origin, but the signup form ends (by a redirect
+        # that form-action also governs) on the new tenant's host.
+        tenant_origins = (
+            ()
+            if settings.tenant_routing == "path"
+            else (
+                settings.url_for_platform("").rstrip("/"),
+                f"{settings.url_scheme}://*.{settings.host_for(None)}",
+            )
+        )
+        dispatcher = SecurityHeaders(
+            dispatcher, https=settings.url_scheme == "https", form_action=tenant_origins
+        )
+        try:
+            self.request_log = open_sink(settings.request_log)
+        except ValueError as error:
+            raise SettingsError(str(error)) from None
+        dispatcher = RequestLog(dispatcher, self.request_log)
+        return ForwardedHeaders(dispatcher, proxy_count=settings.proxy_count)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return self.wsgi_app(environ, start_response)
@@ -124,6 +155,9 @@ class Platform:
         self.apps.clear()
         for engine in (self.engine, *self.tenant_engines.values()):
             engine.dispose()
+        close = getattr(self.request_log, "close", None)
+        if close is not None:
+            close()
 
     def after_fork(self) -> None:
         """In a new worker process: never share pooled connections with the parent."""

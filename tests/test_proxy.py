@@ -40,7 +40,7 @@ def test_without_proxies_a_forwarded_host_is_ignored(
 ) -> None:
     caplog.set_level(logging.INFO, logger="tenants.requests")
     create_tenant("acme")
-    client = Client(make_platform(proxy_count=0))
+    client = Client(make_platform(proxy_count=0, request_log="logger"))
     response = client.get(
         "/", headers={**SPOOFED, "X-Request-ID": "direct"}, environ_base=PEER, buffered=True
     )
@@ -55,7 +55,7 @@ def test_behind_one_proxy_the_forwarded_host_picks_the_tenant(
 ) -> None:
     caplog.set_level(logging.INFO, logger="tenants.requests")
     create_tenant("acme")
-    client = Client(make_platform(proxy_count=1))
+    client = Client(make_platform(proxy_count=1, request_log="logger"))
     response = client.get(
         "/login", headers={**SPOOFED, "X-Request-ID": "proxied"}, environ_base=PEER, buffered=True
     )

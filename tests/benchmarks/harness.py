@@ -151,6 +151,12 @@ CATALOGUE: tuple[tuple[str, str, str, Goal | None], ...] = (
         Goal("<=", 20.0),
     ),
     ("postgres.memory", "8. PostgreSQL backend memory (private RSS), same load", "MiB", None),
+    (
+        "requestlog.cost",
+        "9. Request log: throughput lost with it on (gunicorn, logged-in home)",
+        "%",
+        Goal("<=", 3.0),
+    ),
 )
 
 

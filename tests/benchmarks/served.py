@@ -70,8 +70,13 @@ def http_get(port: int, host: str, cookie: str | None = None, path: str = "/") -
 
 
 @contextlib.contextmanager
-def gunicorn(app: str, environ: dict[str, str], probe_host: str) -> Iterator[int]:
-    """``app`` served by gunicorn (sync workers) on a free loopback port; stopped afterwards."""
+def gunicorn(
+    app: str, environ: dict[str, str], probe_host: str, stdout: Path | None = None
+) -> Iterator[int]:
+    """``app`` served by gunicorn (sync workers) on a free loopback port; stopped afterwards.
+
+    Its stdout (the request log) goes to ``stdout`` when given, else nowhere.
+    """
     port = free_port()
     command = [sys.executable, "-m", "gunicorn"]
     if GUNICORN_CONFIG.exists():
@@ -94,14 +99,19 @@ def gunicorn(app: str, environ: dict[str, str], probe_host: str) -> Iterator[int
         app,
     ]
     log = tempfile.TemporaryFile()
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=environ,
-        stdout=subprocess.DEVNULL,  # the request log: one JSON line per request
-        stderr=log,
-        preexec_fn=die_with_parent,
-    )
+    out = stdout.open("ab") if stdout is not None else subprocess.DEVNULL
+    try:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=environ,
+            stdout=out,  # the request log: one JSON line per request
+            stderr=log,
+            preexec_fn=die_with_parent,
+        )
+    finally:
+        if stdout is not None:
+            out.close()  # type: ignore[union-attr]
     try:
         deadline = time.monotonic() + 30
         while True:
