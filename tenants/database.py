@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import OperationalError
 
 #: May SQLite transactions begun in this context write? Then they take the write lock up
 #: front. Read-only requests clear it, so their readers run side by side under WAL.
@@ -59,7 +60,32 @@ def create_platform_engine(
         hide_parameters=True,
     )
     redact_database_errors(engine)
+    event.listen(engine, "handle_error", _lost_connection_is_operational)
     return engine
+
+
+def _lost_connection_is_operational(context: ExceptionContext) -> OperationalError | None:
+    """A lost connection is an OperationalError (a 503 "try again"), whatever class reported it.
+
+    Behind PgBouncer, a server connection ended at the wrong moment (a restart,
+    ``pg_terminate_backend``) can reach psycopg as an ``InternalError`` ("received 2
+    results from command 'BEGIN'") while SQLAlchemy rightly sees a disconnect and
+    invalidates the connection. The DB-API's class for a lost connection is
+    OperationalError; the apps answer it with a 503 page and the next request gets a
+    fresh connection.
+    """
+    error = context.sqlalchemy_exception
+    if not context.is_disconnect or error is None or isinstance(error, OperationalError):
+        return None
+    replacement = OperationalError(
+        context.statement,
+        None,
+        context.original_exception,  # type: ignore[arg-type]
+        hide_parameters=True,
+        connection_invalidated=True,
+    )
+    replacement.__cause__ = context.original_exception
+    return replacement
 
 
 def create_sqlite_engine(url: str) -> Engine:
