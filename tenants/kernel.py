@@ -17,11 +17,9 @@ from flask import Flask
 
 from tenants.database import create_platform_engine
 from tenants.dispatch.cache import AppCache
-from tenants.dispatch.forwarded import ForwardedHeaders
-from tenants.dispatch.headers import SecurityHeaders
+from tenants.dispatch.edge import around_dispatcher
 from tenants.dispatch.logsink import open_sink
 from tenants.dispatch.path import PathDispatcher
-from tenants.dispatch.requestlog import RequestLog
 from tenants.dispatch.resolver import TenantResolver
 from tenants.dispatch.subdomain import SubdomainDispatcher
 from tenants.registry.record import TenantRecord
@@ -75,13 +73,7 @@ class Platform:
         self.wsgi_app = self._build_dispatcher()
 
     def _build_dispatcher(self) -> WSGIApplication:
-        """The dispatcher inside the middleware that every response passes through.
-
-        Outermost first: forwarded headers (resolved from PROXY_COUNT proxies, then
-        removed), the request id and log line, the security headers, the dispatcher.
-        Each covers every answer: tenant apps, the platform app and the dispatcher's
-        own 400/403/404/503 pages.
-        """
+        """The dispatcher, inside the middleware every response passes through (edge.py)."""
         from tenants.console import route_segments
 
         settings = self.settings
@@ -103,25 +95,17 @@ class Platform:
                 public_scheme=settings.url_scheme,
                 public_port=settings.public_port,
             )
-        # Forms post to the page's own origin, but the signup form ends (by a redirect
-        # that form-action also governs) on the new tenant's host.
-        tenant_origins = (
-            ()
-            if settings.tenant_routing == "path"
-            else (
-                settings.url_for_platform("").rstrip("/"),
-                f"{settings.url_scheme}://*.{settings.host_for(None)}",
-            )
-        )
-        dispatcher = SecurityHeaders(
-            dispatcher, https=settings.url_scheme == "https", form_action=tenant_origins
-        )
         try:
             self.request_log = open_sink(settings.request_log)
         except ValueError as error:
             raise SettingsError(str(error)) from None
-        dispatcher = RequestLog(dispatcher, self.request_log)
-        return ForwardedHeaders(dispatcher, proxy_count=settings.proxy_count)
+        return around_dispatcher(
+            dispatcher,
+            proxy_count=settings.proxy_count,
+            request_log=self.request_log,
+            https=settings.url_scheme == "https",
+            form_action=_form_targets(settings),
+        )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return self.wsgi_app(environ, start_response)
@@ -168,6 +152,20 @@ class Platform:
     def __repr__(self) -> str:
         settings = self.settings
         return f"<Platform {settings.base_domain} {self.storage.kind} {settings.tenant_routing}>"
+
+
+def _form_targets(settings: Settings) -> tuple[str, ...]:
+    """Origins besides a page's own that its forms may post or be redirected to.
+
+    The signup form ends, by a redirect that CSP ``form-action`` also governs, on the
+    new tenant's host; in path mode everything is one origin.
+    """
+    if settings.tenant_routing == "path":
+        return ()
+    return (
+        settings.url_for_platform("").rstrip("/"),
+        f"{settings.url_scheme}://*.{settings.host_for(None)}",
+    )
 
 
 _current: Platform | None = None

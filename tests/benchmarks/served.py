@@ -139,6 +139,8 @@ def gunicorn(
 # -- load generators -----------------------------------------------------------------------
 
 _CSRF_VALUE = re.compile(rb'(name="csrf_token"[^>]*value=")[^"]*')
+#: The CSP nonce differs per response (and the bare app, without the middleware, has none).
+_NONCE_VALUE = re.compile(rb'(nonce=")[^"]*')
 _WRK_RPS = re.compile(r"Requests/sec:\s+([0-9.]+)")
 _WRK_BAD = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
 
@@ -243,7 +245,7 @@ def served(ctx: Context) -> None:
                 status, body = http_get(port, host_of(slug), cookie)
                 if status != 200 or name.encode() not in body:
                     raise BenchmarkError(f"{label} answered {status}: {body[:200]!r}")
-                pages[label] = _CSRF_VALUE.sub(rb"\1", body)
+                pages[label] = _NONCE_VALUE.sub(rb"\1", _CSRF_VALUE.sub(rb"\1", body))
             if pages["platform"] != pages["bare"]:
                 raise BenchmarkError(
                     "the bare app no longer renders the same page as the platform; "
