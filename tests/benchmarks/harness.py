@@ -153,7 +153,7 @@ CATALOGUE: tuple[tuple[str, str, str, Goal | None], ...] = (
     ("postgres.memory", "8. PostgreSQL backend memory (private RSS), same load", "MiB", None),
     (
         "requestlog.cost",
-        "9. Request log: throughput lost with it on (gunicorn, logged-in home)",
+        "9. Request log: throughput it costs (gunicorn workers' CPU per logged-in page)",
         "%",
         Goal("<=", 3.0),
     ),
