@@ -25,10 +25,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-#: Environ keys of the headers that claim to say who the client is or how it connected.
-#: ``X-Forwarded-*`` and ``Forwarded`` (RFC 7239) by prefix; the others are what common
-#: proxies and CDNs send and libraries are known to trust.
-FORWARDED_PREFIXES = ("HTTP_X_FORWARDED_", "HTTP_FORWARDED")
+#: Environ keys of the headers that claim to say who the client is or how it connected:
+#: every header whose name has ``FORWARDED`` in it (``X-Forwarded-*``, ``Forwarded`` of
+#: RFC 7239, ``X-Original-Forwarded-For``, ...) and these, which common proxies and CDNs
+#: send and libraries are known to trust.
 FORWARDED_KEYS = frozenset(
     {
         "HTTP_X_REAL_IP",
@@ -36,7 +36,6 @@ FORWARDED_KEYS = frozenset(
         "HTTP_CLIENT_IP",
         "HTTP_TRUE_CLIENT_IP",
         "HTTP_CF_CONNECTING_IP",
-        "HTTP_X_ORIGINAL_FORWARDED_FOR",
         "HTTP_X_CLUSTER_CLIENT_IP",
     }
 )
@@ -44,10 +43,11 @@ FORWARDED_KEYS = frozenset(
 
 def strip_forwarded_headers(environ: WSGIEnvironment) -> None:
     """Remove every forwarded-client header from ``environ``."""
+    # The substring test first: it is the cheapest, and almost always false.
     doomed = [
         key
         for key in environ
-        if key.startswith("HTTP_") and (key.startswith(FORWARDED_PREFIXES) or key in FORWARDED_KEYS)
+        if ("FORWARDED" in key or key in FORWARDED_KEYS) and key.startswith("HTTP_")
     ]
     for key in doomed:
         del environ[key]
