@@ -4,7 +4,8 @@
 
 - ``-`` (the default): standard output, one line per request (what containers collect);
 - a path: that file, opened once for appending (shared by the workers, which write
-  whole lines with ``O_APPEND``, so their lines never interleave);
+  whole lines with ``O_APPEND``, so their lines never interleave); it is never reopened,
+  so rotate it in place (logrotate's ``copytruncate``);
 - ``off``: no line at all (request ids are still given and returned);
 - ``logger``: the ``tenants.requests`` logging logger, for deployments that route logs
   through ``logging`` handlers (it costs more per line than writing to a descriptor).
