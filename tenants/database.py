@@ -107,9 +107,11 @@ def redact_database_errors(engine: Engine) -> None:
     SQLAlchemy's message. PostgreSQL adds its own copy of the data to an error's text:
     a unique violation's ``DETAIL: Key (email)=(…)``, a NOT NULL or CHECK violation's
     ``DETAIL: Failing row contains (…)`` with every column, password hash included, and
-    ``CONTEXT`` lines. This keeps the primary message and the hint, which name the
-    constraint but no value; the full diagnostics stay on ``error.orig.diag`` for code
-    that needs them. Exceptions keep their types, so callers catch them as before.
+    ``CONTEXT`` lines. This keeps the primary message and the hint: for a constraint
+    they name the constraint, not a value (only a type error's primary message quotes
+    the input it could not convert). The full diagnostics stay on ``error.orig.diag``
+    for code that needs them. Exceptions keep their types, so callers catch them as
+    before.
     """
     event.listen(engine, "handle_error", _redact_error)
 
