@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[0] = str(ROOT)
 
-from tests.benchmarks import fleet, inprocess, memory, scale, served  # noqa: E402
+from tests.benchmarks import fleet, inprocess, memory, requestlog, scale, served  # noqa: E402
 from tests.benchmarks.environment import postgres_available  # noqa: E402
 from tests.benchmarks.harness import (  # noqa: E402
     DEFAULT_JSON,
@@ -65,6 +65,7 @@ SECTIONS: tuple[tuple[str, Callable[[Context], None], tuple[str, ...]], ...] = (
     ("served", served.served, ("served.ratio",)),
     ("postgres", served.postgres_fleet, ("postgres.connections", "postgres.memory")),
     ("scale", scale.scale, scale.KEYS),
+    ("requestlog", requestlog.request_log_cost, ("requestlog.cost",)),
     (
         "fleet",
         fleet.fleet,
