@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from tenants.contract import NewOwner
 from tenants.registry import service
 from tenants.registry.models import DEFAULT_DATABASE, Tenant, TenantStatus
+from tenants.registry.record import DISPLAY_NAME_SIZE
 from tenants.registry.service import SlugTaken, TenantNotFound
 from tenants.registry.slugs import InvalidSlug, validate_slug
 from tenants.validation import MIN_PASSWORD_LENGTH, valid_email
@@ -87,8 +88,8 @@ def validate_new_tenant(request: NewTenant) -> NewTenant:
     name = request.display_name.strip()
     if not name:
         raise InvalidSignup("name", "Give the workspace a name.")
-    if len(name) > 120:
-        raise InvalidSignup("name", "A workspace name has at most 120 characters.")
+    if len(name) > DISPLAY_NAME_SIZE:
+        raise InvalidSignup("name", f"A workspace name has at most {DISPLAY_NAME_SIZE} characters.")
     email = request.owner_email.strip()
     if not valid_email(email):
         raise InvalidSignup("email", "Enter an email address like you@example.com.")

@@ -6,19 +6,21 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
-from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from examples.guestbook.models import Entry
-from tenants.appkit import db, tenant_services
+from tenants.appkit import SafeForm, column_size, db, tenant_services
 
 bp = Blueprint("guestbook", __name__, template_folder="templates")
 
 
-class EntryForm(FlaskForm):
-    text = StringField("Your entry", validators=[DataRequired("Write something."), Length(max=280)])
+class EntryForm(SafeForm):
+    text = StringField(
+        "Your entry",
+        validators=[DataRequired("Write something."), Length(max=column_size(Entry.text))],
+    )
 
 
 @bp.route("/", methods=["GET", "POST"])

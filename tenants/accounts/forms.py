@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (
     ColorField,
     EmailField,
@@ -14,8 +13,10 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp, ValidationError
 
-from tenants.accounts.models import Role
-from tenants.validation import MIN_PASSWORD_LENGTH, valid_email
+from tenants.accounts.models import Role, User
+from tenants.registry.record import DISPLAY_NAME_SIZE
+from tenants.validation import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, valid_email
+from tenants.web.forms import SafeForm, column_size
 
 #: ``\Z``, not ``$``: ``$`` also matches before a trailing newline.
 ACCENT_PATTERN = r"^#[0-9a-fA-F]{6}\Z"
@@ -29,7 +30,7 @@ def strip_text(value: str | None) -> str | None:
 class EmailAddress:
     """An address shaped like you@example.com (no DNS look-up: the domain may be internal)."""
 
-    def __call__(self, form: FlaskForm, field: StringField) -> None:
+    def __call__(self, form: SafeForm, field: StringField) -> None:
         if field.data and not valid_email(field.data.strip()):
             raise ValidationError("Enter an email address like you@example.com.")
 
@@ -41,39 +42,49 @@ def _new_password(label: str) -> PasswordField:
             DataRequired("Choose a password."),
             Length(
                 min=MIN_PASSWORD_LENGTH,
-                max=200,
-                message=f"Use {MIN_PASSWORD_LENGTH} to 200 characters.",
+                max=MAX_PASSWORD_LENGTH,
+                message=f"Use {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters.",
             ),
         ],
     )
 
 
-class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), EmailAddress(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+class LoginForm(SafeForm):
+    email = EmailField(
+        "Email", validators=[DataRequired(), EmailAddress(), Length(max=column_size(User.email))]
+    )
+    password = PasswordField(
+        "Password", validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)]
+    )
     submit = SubmitField("Log in")
 
 
-class MemberForm(FlaskForm):
+class MemberForm(SafeForm):
     email = EmailField(
         "Email",
         filters=[strip_text],
-        validators=[DataRequired("Enter the member's email."), EmailAddress(), Length(max=254)],
+        validators=[
+            DataRequired("Enter the member's email."),
+            EmailAddress(),
+            Length(max=column_size(User.email)),
+        ],
     )
-    name = StringField("Name", filters=[strip_text], validators=[Length(max=120)])
+    name = StringField(
+        "Name", filters=[strip_text], validators=[Length(max=column_size(User.name))]
+    )
     password = _new_password("Initial password")
     role = SelectField("Role", choices=ROLE_CHOICES, default=Role.MEMBER)
     submit = SubmitField("Add member")
 
 
-class RoleForm(FlaskForm):
+class RoleForm(SafeForm):
     """One member's role, on the members page (one form per row, prefixed by the member id)."""
 
     role = SelectField("Role", choices=ROLE_CHOICES)
     submit = SubmitField("Change role")
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(SafeForm):
     current_password = PasswordField(
         "Current password", validators=[DataRequired("Enter your current password.")]
     )
@@ -88,11 +99,11 @@ class PasswordForm(FlaskForm):
     submit = SubmitField("Change password")
 
 
-class WorkspaceSettingsForm(FlaskForm):
+class WorkspaceSettingsForm(SafeForm):
     display_name = StringField(
         "Workspace name",
         filters=[strip_text],
-        validators=[DataRequired("Give the workspace a name."), Length(max=120)],
+        validators=[DataRequired("Give the workspace a name."), Length(max=DISPLAY_NAME_SIZE)],
     )
     accent = ColorField(
         "Accent colour",

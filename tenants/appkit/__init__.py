@@ -26,6 +26,7 @@ from tenants.appkit.models import TenantBase, db, metadata_of, utcnow
 from tenants.appkit.modules import NavLink, ProductModule
 from tenants.appkit.sqla import ProvidedEngineSQLAlchemy
 from tenants.web.errors import register_error_pages
+from tenants.web.forms import SafeForm, column_size
 from tenants.web.shared import RoutesDifferError, SharedParts, TemplateGlobalConflict
 
 __all__ = [
@@ -33,10 +34,12 @@ __all__ = [
     "ProductModule",
     "ProvidedEngineSQLAlchemy",
     "RoutesDifferError",
+    "SafeForm",
     "SharedParts",
     "TemplateGlobalConflict",
     "TenantBase",
     "TenantFlask",
+    "column_size",
     "db",
     "metadata_of",
     "register_error_pages",

@@ -17,6 +17,7 @@ from tenants.contract import ContractError, TenantServices
 from tenants.database import sqlite_write_intent
 from tenants.web import STATIC_DIR
 from tenants.web.errors import register_error_pages
+from tenants.web.inputs import guard_input
 from tenants.web.shared import SharedFlask, SharedParts
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -81,6 +82,7 @@ class TenantFlask(SharedFlask):
         self.before_request(_forget_foreign_session)
         self.after_request(_name_the_tenant)
         register_error_pages(self)
+        guard_input(self)
 
 
 def tenant_services(app: Flask | None = None) -> TenantServices:

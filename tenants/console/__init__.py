@@ -19,6 +19,7 @@ from tenants.console.extensions import attach_platform, csrf, registry_db
 from tenants.keys import derive_console_secret
 from tenants.web import STATIC_DIR
 from tenants.web.errors import register_error_pages
+from tenants.web.inputs import guard_input
 from tenants.web.shared import SharedFlask, SharedParts
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ def create_console_app(platform: Platform, test_config: dict[str, Any] | None = 
     app.register_blueprint(health.bp)
     init_admin(app)
     register_error_pages(app)
+    guard_input(app)
     return app.ready()
 
 

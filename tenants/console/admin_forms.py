@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
     PasswordField,
@@ -13,7 +12,9 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length
 
-from tenants.registry.models import TenantStatus
+from tenants.registry.models import PlatformAdmin, TenantStatus
+from tenants.validation import MAX_PASSWORD_LENGTH
+from tenants.web.forms import SafeForm, column_size
 
 #: The plans a tenant can be on: the one list the console offers and accepts.
 PLANS = ("free", "pro", "enterprise")
@@ -28,12 +29,16 @@ STATUS_CHOICES = [
 ]
 
 
-class AdminLoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+class AdminLoginForm(SafeForm):
+    email = EmailField(
+        "Email", validators=[DataRequired(), Length(max=column_size(PlatformAdmin.email))]
+    )
+    password = PasswordField(
+        "Password", validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)]
+    )
 
 
-class TenantSearchForm(FlaskForm):
+class TenantSearchForm(SafeForm):
     """The list's search and filter: a GET form, so no CSRF token (it changes nothing)."""
 
     class Meta:
@@ -46,11 +51,11 @@ class TenantSearchForm(FlaskForm):
     status = SelectField("Status", choices=STATUS_CHOICES, default=LIVE)
 
 
-class PlanForm(FlaskForm):
+class PlanForm(SafeForm):
     plan = SelectField("Plan", choices=[SelectChoice(plan, plan.title()) for plan in PLANS])
 
 
-class DeleteForm(FlaskForm):
+class DeleteForm(SafeForm):
     confirm = StringField(
         "Type the tenant's subdomain to confirm",
         validators=[DataRequired(message="Type the subdomain to confirm the deletion.")],

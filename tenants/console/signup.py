@@ -12,17 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, render_template
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from tenants.console.extensions import platform_of
 from tenants.lifecycle import InvalidSignup, NewTenant, SlugTaken, provision_tenant
+from tenants.web.forms import SafeForm
 
 bp = Blueprint("signup", __name__)
 
 
-class SignupForm(FlaskForm):
+class SignupForm(SafeForm):
     # Only presence and a generous size here; lifecycle.validate_new_tenant says the rest.
     name = StringField(
         "Workspace name",

@@ -24,7 +24,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from tenants.registry.record import DEFAULT_DATABASE, SLUG_HOLDING_STATUSES, TenantStatus
+from tenants.registry.record import (
+    DEFAULT_DATABASE,
+    DISPLAY_NAME_SIZE,
+    SLUG_HOLDING_STATUSES,
+    TenantStatus,
+)
 
 __all__ = [
     "DEFAULT_DATABASE",
@@ -73,7 +78,7 @@ class Tenant(RegistryBase):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     slug: Mapped[str] = mapped_column(String(63))
-    display_name: Mapped[str] = mapped_column(String(120))
+    display_name: Mapped[str] = mapped_column(String(DISPLAY_NAME_SIZE))
     status: Mapped[str] = mapped_column(String(20), default=TenantStatus.PROVISIONING)
     plan: Mapped[str] = mapped_column(String(40), default="free")
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -146,13 +151,18 @@ class PlatformAdmin(RegistryBase):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+#: The size of ``audit_log.actor``: "signup:" and the longest email fit.
+AUDIT_ACTOR_SIZE = 320
+
+
 class AuditEntry(RegistryBase):
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_log_tenant", "tenant_id", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id"), default=None)
-    actor: Mapped[str] = mapped_column(String(254))
+    #: Who: "cli", an admin's email, "signup:<email>" (an email has at most 254 characters).
+    actor: Mapped[str] = mapped_column(String(AUDIT_ACTOR_SIZE))
     action: Mapped[str] = mapped_column(String(60))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+#: The size of a tenant's display name (its column, and every form that sets it).
+DISPLAY_NAME_SIZE = 120
+
 #: The name of the platform's own database (``DATABASE_URL``) among the tenant databases.
 DEFAULT_DATABASE = "default"
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from tenants.registry import feed
 from tenants.registry.models import (
+    AUDIT_ACTOR_SIZE,
     DEFAULT_DATABASE,
     HOLDS_SLUG,
     SLUG_HOLDING_STATUSES,
@@ -158,6 +159,8 @@ def set_status(session: Session, tenant: Tenant, status: TenantStatus) -> None:
 def audit(
     session: Session, actor: str, action: str, tenant: Tenant | None = None, **detail: Any
 ) -> None:
+    if len(actor) > AUDIT_ACTOR_SIZE:  # an entry is never refused for its actor's length
+        actor = actor[: AUDIT_ACTOR_SIZE - 1] + "…"
     session.add(
         AuditEntry(
             tenant_id=tenant.id if tenant is not None else None,

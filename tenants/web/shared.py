@@ -42,6 +42,7 @@ from werkzeug.local import LocalProxy
 from werkzeug.routing import Map, Rule
 
 from tenants.web import TEMPLATES_DIR
+from tenants.web.params import BoundedMap
 
 #: ``app.extensions`` key of an app's own template globals.
 _OWN_GLOBALS = "tenants.own_template_globals"
@@ -286,6 +287,9 @@ class SharedFlask(Flask):
     End the factory with ``return app.ready()``; until an app of the definition has
     done that, apps compile their own maps (correct, only slower).
     """
+
+    #: ``<int:…>`` in routes matches only ids a database can hold (tenants.web.params).
+    url_map_class = BoundedMap
 
     def __init__(self, import_name: str, *, parts: SharedParts, **kwargs: Any) -> None:
         self.parts = parts
