@@ -76,6 +76,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from tenants.registry.record import TenantRecord
+from tenants.sessions import SessionLifetimes
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -85,6 +86,7 @@ __all__ = [
     "NewOwner",
     "NewUser",
     "PlatformLinks",
+    "SessionLifetimes",
     "SignInHandoff",
     "TenantApp",
     "TenantRecord",
@@ -167,6 +169,8 @@ class TenantServices:
     password_hash_method: str
     #: Where rate limits count (``memory://``, ``redis://…``): shared by every process.
     ratelimit_storage_url: str
+    #: How long a login lasts at most (``SESSION_LIFETIME_HOURS``, ``SESSION_REMEMBER_DAYS``).
+    session_lifetimes: SessionLifetimes = field(default_factory=SessionLifetimes)
     #: Extra Flask config for the tenant app (from tests or tools), applied last.
     config_overrides: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     #: Makes the tenant storage's engine (called at most once per services object).

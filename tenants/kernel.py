@@ -15,13 +15,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from tenants import lifecycle
 from tenants.cli import register_commands
 from tenants.console import create_console_app, route_segments
-from tenants.contract import PlatformLinks, TenantApp, TenantServices, load_tenant_app
+from tenants.contract import (
+    PlatformLinks,
+    SessionLifetimes,
+    TenantApp,
+    TenantServices,
+    load_tenant_app,
+)
 from tenants.database import create_platform_engine
 from tenants.dispatch.cache import AppCache
 from tenants.dispatch.edge import around_dispatcher
@@ -160,6 +167,7 @@ class Platform:
             instance_path=settings.instance_path,
             password_hash_method=settings.password_hash_method,
             ratelimit_storage_url=settings.ratelimit_storage_url,
+            session_lifetimes=session_lifetimes(settings),
             config_overrides=MappingProxyType(dict(config or {})),
             open_engine=lambda: self.storage.engine_for(tenant.id),
             close_engine=self.storage.release,
@@ -240,6 +248,14 @@ class Platform:
             f"<Platform {settings.base_domain} {self.storage.kind} {settings.tenant_routing} "
             f"{self.tenant_app.name}>"
         )
+
+
+def session_lifetimes(settings: Settings) -> SessionLifetimes:
+    """How long logins last, from ``SESSION_LIFETIME_HOURS`` and ``SESSION_REMEMBER_DAYS``."""
+    return SessionLifetimes(
+        browser=timedelta(hours=settings.session_lifetime_hours),
+        remembered=timedelta(days=settings.session_remember_days),
+    )
 
 
 def _form_targets(settings: Settings) -> tuple[str, ...]:

@@ -67,6 +67,22 @@ def _float(environ: dict[str, str], name: str, default: float) -> float:
     return value
 
 
+def _rate(environ: dict[str, str], name: str, default: str) -> str:
+    raw = (environ.get(name) or "").strip()
+    if not raw:
+        return default
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise SettingsError(
+            f"{name}={raw!r} is not a rate; write it like {default!r} "
+            "(a number, 'per', and second, minute, hour or day)."
+        ) from None
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the platform needs to know about where it runs."""
@@ -93,6 +109,14 @@ class Settings:
     #: How many reverse proxies in front of the app set X-Forwarded-* (0 trusts none).
     proxy_count: int = 0
     ratelimit_storage_url: str = "memory://"
+    #: How long a login lasts at most without "remember me" (hours), and with it (days).
+    session_lifetime_hours: int = 12
+    session_remember_days: int = 30
+    #: Signups one address, and everyone together, may attempt ("10 per hour").
+    signup_limit_per_address: str = "10 per hour"
+    signup_limit_total: str = "200 per hour"
+    #: A provisioning row older than this is taken over by the next claim of its name.
+    provisioning_lease_seconds: int = 60
     #: werkzeug.security method for new password hashes (its default: scrypt).
     password_hash_method: str = "scrypt"
     #: More PostgreSQL databases for tenant schemas, by name ("default" is DATABASE_URL).
@@ -158,6 +182,11 @@ class Settings:
             public_port=port,
             proxy_count=_int(environ, "PROXY_COUNT", 0),
             ratelimit_storage_url=environ.get("RATELIMIT_STORAGE_URL") or "memory://",
+            session_lifetime_hours=_int(environ, "SESSION_LIFETIME_HOURS", 12, minimum=1),
+            session_remember_days=_int(environ, "SESSION_REMEMBER_DAYS", 30, minimum=1),
+            signup_limit_per_address=_rate(environ, "SIGNUP_LIMIT_PER_ADDRESS", "10 per hour"),
+            signup_limit_total=_rate(environ, "SIGNUP_LIMIT_TOTAL", "200 per hour"),
+            provisioning_lease_seconds=_int(environ, "PROVISIONING_LEASE_SECONDS", 60, minimum=1),
             password_hash_method=environ.get("PASSWORD_HASH_METHOD") or "scrypt",
             tenant_databases=_tenant_databases(environ.get("TENANT_DATABASES", ""), database_url),
             tenant_app=(environ.get("TENANT_APP") or "tenants.workspace:app").strip(),

@@ -61,6 +61,8 @@ FAST_HASH = "pbkdf2:sha256:1000"
 #: The password of every account the fixtures make.
 PASSWORD = "correct-horse-battery"
 BASE_DOMAIN = "example.com"
+#: Signups the fixtures' platforms accept per address and overall.
+TEST_SIGNUP_LIMIT = "100000 per hour"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -172,6 +174,9 @@ def tenants_settings(
         registry_poll_seconds=0.2,
         password_hash_method=FAST_HASH,
         tenant_app=tenants_app_spec,
+        # Tests sign up many tenants from one address; tests of the limit lower it.
+        signup_limit_per_address=TEST_SIGNUP_LIMIT,
+        signup_limit_total=TEST_SIGNUP_LIMIT,
     )
     return settings.with_changes(**tenants_settings_overrides)
 

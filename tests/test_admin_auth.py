@@ -103,8 +103,11 @@ def test_anonymous_page_visit_redirects_to_login_and_back(client, admin) -> None
 def test_every_admin_url_refuses_anonymous_users(platform, client, create_tenant) -> None:
     tenant = create_tenant("acme")
     token = csrf_token(client.get("/admin/login", headers=HOST))
-    pages = ["/admin/", f"/admin/tenants/{tenant.id}", "/admin/tenants/999"]
+    session_id = "0" * 64
+    pages = ["/admin/", f"/admin/tenants/{tenant.id}", "/admin/tenants/999", "/admin/account/"]
     actions = [
+        f"/admin/account/sessions/{session_id}/end",
+        "/admin/account/sessions/end-all",
         f"/admin/tenants/{tenant.id}/suspend",
         f"/admin/tenants/{tenant.id}/resume",
         f"/admin/tenants/{tenant.id}/plan",
@@ -113,7 +116,7 @@ def test_every_admin_url_refuses_anonymous_users(platform, client, create_tenant
     ]
     # Every admin route is in one of the two lists (a new one must be added here).
     rules = {
-        re.sub(r"<int:tenant_id>", str(tenant.id), rule.rule)
+        re.sub(r"<int:tenant_id>", str(tenant.id), rule.rule).replace("<session_id>", session_id)
         for rule in platform.console.url_map.iter_rules()
         if rule.rule.startswith("/admin") and rule.endpoint != "admin_auth.login"
     }

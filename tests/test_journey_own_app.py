@@ -126,14 +126,14 @@ def test_guestbooks_are_isolated(platform, tenant_client, assert_isolated) -> No
 NEW_REVISION = '''"""Add entries.pinned
 
 Revision ID: g0002_pinned
-Revises: g0001_guestbook
+Revises: g0002_guestbook_user_sessions
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "g0002_pinned"
-down_revision = "g0001_guestbook"
+down_revision = "g0002_guestbook_user_sessions"
 branch_labels = None
 depends_on = None
 

@@ -158,8 +158,8 @@ def test_autogenerate_writes_the_tasks_table_and_nothing_else(generated_revision
     source = generated_revision.read_text()
     assert "add tasks" in source
     assert "op.create_table('tasks'" in source or 'op.create_table("tasks"' in source
-    assert "down_revision: str | None = '0002_workspace_notes'" in source or (
-        "0002_workspace_notes" in source
+    assert "down_revision: str | None = '0003_workspace_user_sessions'" in source or (
+        "0003_workspace_user_sessions" in source
     )
     for other in ("users", "notes", "used_login_tokens"):
         assert f"create_table('{other}'" not in source and f"drop_table('{other}'" not in source

@@ -227,6 +227,9 @@ def server_environment(settings: Settings, **extra: str) -> dict[str, str]:
         INSTANCE_PATH=str(settings.instance_path),
         WEB_CONCURRENCY=str(WORKERS),
         PASSWORD_HASH_METHOD=settings.password_hash_method,
+        # Tests sign up many tenants from one loopback address.
+        SIGNUP_LIMIT_PER_ADDRESS=settings.signup_limit_per_address,
+        SIGNUP_LIMIT_TOTAL=settings.signup_limit_total,
     )
     env.update(extra)
     return env

@@ -26,9 +26,9 @@ from flask_login import current_user
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
-from tenants.accounts import account, auth, members, settings_page, throttle
+from tenants.accounts import account, auth, members, settings_page
 from tenants.accounts.extensions import csrf, db, login_manager
-from tenants.accounts.models import Role, UsedLoginToken, User
+from tenants.accounts.models import Role, UsedLoginToken, User, UserSession
 from tenants.accounts.tokens import make_login_token
 from tenants.appkit.modules import NavLink
 from tenants.contract import NewOwner, NewUser, SignInHandoff, TenantServices
@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 #: The accounts' tables, for the product's ``metadata_of(*accounts.MODELS, ...)``.
-MODELS: tuple[type, ...] = (User, UsedLoginToken)
+MODELS: tuple[type, ...] = (User, UserSession, UsedLoginToken)
 #: The accounts' own navigation links (after the product's).
 NAV = (
     NavLink("Members", "members.index"),
@@ -66,7 +66,6 @@ def init_app(app: Flask, *, home_endpoint: str, nav: Iterable[NavLink] = ()) -> 
     db.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)
-    throttle.init_app(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     app.before_request(settings_page.catch_up_with_own_writes)

@@ -1,40 +1,104 @@
-"""Your account: who you are here, and your password."""
+"""Your account: who you are here, your password, and where you are logged in."""
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from werkzeug.security import check_password_hash
+from werkzeug.wrappers import Response
 
-from tenants.accounts.auth import start_session
-from tenants.accounts.extensions import db
 from tenants.accounts.forms import PasswordForm
+from tenants.accounts.sessions import (
+    active_sessions,
+    current_row_id,
+    end_all_sessions,
+    end_current_session,
+    end_session,
+    start_session,
+)
 from tenants.appkit.flask_app import tenant_services
+from tenants.sessions import device_label
+from tenants.web.passwords import password_matches
 
 bp = Blueprint("account", __name__, url_prefix="/account")
+
+_SESSION_ID = re.compile(r"[0-9a-f]{64}")
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def when(moment: datetime) -> str:
+    """A time for people, in UTC (SQLite returns naive datetimes; they are UTC too)."""
+    return _utc(moment).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def iso(moment: datetime) -> str:
+    return _utc(moment).isoformat(timespec="seconds")
+
+
+def render_account(form: PasswordForm, status: int = 200) -> tuple[str, int]:
+    page = render_template(
+        "accounts/account.html",
+        form=form,
+        sessions=active_sessions(current_user.id),
+        this_session=current_row_id(),
+        device_label=device_label,
+        when=when,
+        iso=iso,
+    )
+    return page, status
 
 
 @bp.route("/", methods=["GET", "POST"])
 @login_required
 def index() -> Any:
     form = PasswordForm()
-    status = 200
     if form.validate_on_submit():
         user = current_user._get_current_object()
-        if check_password_hash(user.password_hash, form.current_password.data):
+        method = tenant_services().password_hash_method
+        if password_matches(user.password_hash, form.current_password.data, method=method):
+            remembered = any(
+                row.remember for row in active_sessions(user.id) if row.id == current_row_id()
+            )
             user.password_hash = tenant_services().hash_password(form.new_password.data)
-            db.session.commit()
-            # The session id includes the end of the hash (User.get_id): every other
-            # session of this user is over; this one starts again with the new id.
-            start_session(user)
+            end_all_sessions(user.id)
+            # Every session made with the old password is over; this device starts a new one.
+            start_session(user, remember=remembered)
             flash("Your password is changed. Your sessions on other devices are logged out.")
             return redirect(url_for("account.index"))
         form.current_password.errors.append(
             "That is not your current password. Type it again, or ask an owner to reset it."
         )
-        status = 422
-    elif request.method == "POST":
-        status = 422
-    return render_template("accounts/account.html", form=form), status
+        return render_account(form, 422)
+    return render_account(form, 422 if request.method == "POST" else 200)
+
+
+@bp.post("/sessions/<session_id>/end")
+@login_required
+def end_one(session_id: str) -> Response:
+    """End one of your sessions (another device's, or this one: then you are logged out)."""
+    if not _SESSION_ID.fullmatch(session_id):
+        abort(404, "There is no such session; your account page lists them.")
+    if session_id == current_row_id():
+        end_current_session()
+        flash("You are logged out.")
+        return redirect(url_for("auth.login"), code=303)
+    if not end_session(current_user.id, session_id):
+        abort(404, "That session has ended already; your account page lists the others.")
+    flash("That session is ended: the device it was on is logged out.")
+    return redirect(url_for("account.index"), code=303)
+
+
+@bp.post("/sessions/end-all")
+@login_required
+def end_all() -> Response:
+    """Log out everywhere, this device included."""
+    end_all_sessions(current_user.id)
+    end_current_session()
+    flash("You are logged out everywhere.")
+    return redirect(url_for("auth.login"), code=303)

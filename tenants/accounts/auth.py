@@ -17,21 +17,23 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from werkzeug.security import check_password_hash
 from werkzeug.wrappers import Response
 
+from tenants.accounts import throttle
 from tenants.accounts.extensions import csrf, db, login_manager
 from tenants.accounts.forms import LoginForm
 from tenants.accounts.models import UsedLoginToken, User
-from tenants.accounts.throttle import limit_login_per_account, limit_login_per_address
+from tenants.accounts.sessions import end_current_session, start_session
 from tenants.accounts.tokens import LoginTokenError, read_login_token
+from tenants.appkit.flask_app import tenant_services
+from tenants.web.passwords import password_matches
 from tenants.web.redirects import safe_next
+from tenants.web.throttle import account_key
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -45,46 +47,46 @@ HANDOFF_PATH = "/login/handoff"
 HOME_ENDPOINT = "ACCOUNTS_HOME_ENDPOINT"
 
 
-@login_manager.user_loader
-def load_user(session_id: str) -> User | None:
-    # The session id is "<user id>:<end of password hash>": changing the password
-    # ends every other session of that user.
-    user_id, _, fingerprint = session_id.partition(":")
-    if not user_id.isdigit():
-        return None
-    user = db.session.get(User, int(user_id))
-    if user is None or user.password_hash[-12:] != fingerprint:
-        return None
-    return user
-
-
 def home_url() -> str:
     return url_for(current_app.config.get(HOME_ENDPOINT, "home.index"))
 
 
-def start_session(user: User) -> None:
-    session.clear()
-    session["tenant_id"] = current_app.config["TENANT_ID"]
-    login_user(user)
+def find_user(email: str) -> User | None:
+    return db.session.execute(
+        select(User).where(func.lower(User.email) == email.strip().lower())
+    ).scalar_one_or_none()
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limit_login_per_address
-@limit_login_per_account
 def login() -> Any:
     if current_user.is_authenticated:
         return redirect(home_url())
     form = LoginForm()
     error = None
     status = 200
+    # The form reads the body however it was sent (urlencoded, multipart, JSON): the
+    # throttle counts the email the form read, so every way in meets the same limits.
     if form.validate_on_submit():
-        user = db.session.execute(
-            select(User).where(func.lower(User.email) == form.email.data.strip().lower())
-        ).scalar_one_or_none()
-        if user is not None and check_password_hash(user.password_hash, form.password.data):
-            start_session(user)
+        email = form.email.data.strip().lower()
+        account = account_key(email)
+        guard = throttle.login_guard() if throttle.enabled() else None
+        if guard is not None:
+            known = throttle.known_devices().knows(request, account)
+            refusal = guard.refusal(account, throttle.address(), known_device=known)
+            if refusal is not None:
+                return throttle.render_throttled(refusal)
+        user = find_user(email)
+        method = tenant_services().password_hash_method
+        # An unknown email costs a hash check too: the time tells no one who is a member.
+        stored = user.password_hash if user is not None else None
+        if password_matches(stored, form.password.data, method=method) and user is not None:
+            start_session(user, remember=bool(form.remember.data))
             target = safe_next(request.args.get("next"), request.script_root)
-            return redirect(target or home_url())
+            response = redirect(target or home_url())
+            throttle.remember_device(response, account)
+            return response
+        if guard is not None:
+            guard.failed(account, throttle.address())
         error = "That email and password do not match an account of this workspace."
         status = 401
     elif request.method == "POST":
@@ -95,8 +97,7 @@ def login() -> Any:
 @bp.post("/logout")
 @login_required
 def logout() -> Response:
-    logout_user()
-    session.clear()
+    end_current_session()
     flash("You are logged out.")
     return redirect(url_for("auth.login"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from wtforms import (
+    BooleanField,
     ColorField,
     EmailField,
     PasswordField,
@@ -56,6 +57,7 @@ class LoginForm(SafeForm):
     password = PasswordField(
         "Password", validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)]
     )
+    remember = BooleanField("Keep me logged in on this device")
     submit = SubmitField("Log in")
 
 

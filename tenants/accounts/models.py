@@ -1,17 +1,18 @@
-"""Accounts in a tenant's storage: users with a role, and spent sign-in tokens."""
+"""Accounts in a tenant's storage: users with a role, their sessions, spent sign-in tokens."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import DateTime, Integer, String, func, text
+from sqlalchemy import DateTime, ForeignKey, Integer, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.schema import Index
 
 from tenants.appkit.models import TenantBase, utcnow
+from tenants.sessions import SessionColumns
 
-__all__ = ["Role", "UsedLoginToken", "User", "utcnow"]
+__all__ = ["Role", "UsedLoginToken", "User", "UserSession", "utcnow"]
 
 
 class Role:
@@ -31,13 +32,25 @@ class User(UserMixin, TenantBase):
     role: Mapped[str] = mapped_column(String(20), default=Role.MEMBER)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
+    #: The token of the server-side session this object was loaded for (not a column).
+    session_token = None
+
     @property
     def is_owner(self) -> bool:
         return self.role == Role.OWNER
 
-    def get_id(self) -> str:
-        """Flask-Login's session id: a new password ends the user's other sessions."""
-        return f"{self.id}:{self.password_hash[-12:]}"
+    def get_id(self) -> str | None:
+        """What Flask-Login keeps in the cookie: the token of this login's session row."""
+        return self.session_token
+
+
+class UserSession(SessionColumns, TenantBase):
+    """One login of a user (see ``tenants.sessions``): logout deletes it."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user", "user_id"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
 
 
 class UsedLoginToken(TenantBase):

@@ -68,6 +68,8 @@ class TenantFlask(SharedFlask):
             SESSION_COOKIE_SECURE=secure,
             REMEMBER_COOKIE_SAMESITE="Lax",
             REMEMBER_COOKIE_SECURE=secure,
+            # A "remember me" cookie lasts as long as its server-side session may.
+            PERMANENT_SESSION_LIFETIME=services.session_lifetimes.remembered,
             PREFERRED_URL_SCHEME=services.url_scheme,
             MAX_CONTENT_LENGTH=1024 * 1024,
             WTF_CSRF_TIME_LIMIT=None,

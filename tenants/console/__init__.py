@@ -58,7 +58,7 @@ def create_console_app(platform: Platform, test_config: dict[str, Any] | None = 
     registry_db.init_app(app)
     csrf.init_app(app)
     app.register_blueprint(pages.bp)
-    app.register_blueprint(signup.bp)
+    signup.init_signup(app)
     app.register_blueprint(health.bp)
     init_admin(app)
     register_error_pages(app)

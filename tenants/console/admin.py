@@ -28,16 +28,16 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, login_required
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from tenants import lifecycle
-from tenants.console.admin_auth import init_admin_auth
+from tenants.console import admin_account
+from tenants.console.admin_auth import end_current_admin_session, init_admin_auth
 from tenants.console.admin_forms import (
     ALL,
     LIVE,
@@ -69,6 +69,7 @@ def init_admin(app: Flask) -> None:
     """Add the admin console (log-in, throttle, pages) to the platform's console ``app``."""
     init_admin_auth(app)
     app.register_blueprint(bp)
+    app.register_blueprint(admin_account.bp)
 
 
 @bp.before_request
@@ -363,7 +364,6 @@ def delete(tenant_id: int) -> Any:
 
 @bp.post("/logout")
 def logout() -> Response:
-    logout_user()
-    session.clear()
+    end_current_admin_session()
     flash("You are logged out.")
     return redirect(url_for("admin_auth.login"), code=303)

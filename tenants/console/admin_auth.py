@@ -1,17 +1,16 @@
-"""Platform admins log in to the console: Flask-Login, CSRF, and a throttle on failures.
+"""Platform admins log in to the console: Flask-Login, server-side sessions, the login policy.
 
-The console has its own ``LoginManager`` (tenant apps have theirs), and
-its own ``Limiter`` per app: Flask-Limiter keeps its storage on the instance, so one
-instance shared by several platforms in a process would share (and reset) counters.
-Only failed log-ins count (``deduct_when``): per email, so one account cannot be
-guessed at, and per client address, so one address cannot sweep many accounts.
+The console has its own ``LoginManager`` (tenant apps have theirs). A login is a row of
+``admin_sessions`` in the platform database (``tenants.sessions``): logging out deletes
+it, and a password change ends every session made before it. Failed log-ins meet the
+same policy as tenant logins (``tenants.web.throttle.LoginGuard``, counted in the
+platform's rate-limit storage under the console's own keys), with the console's limits.
 """
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from flask import (
@@ -25,24 +24,37 @@ from flask import (
     session,
     url_for,
 )
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from flask_login import LoginManager, UserMixin, current_user, login_user
-from werkzeug.exceptions import TooManyRequests
-from werkzeug.security import check_password_hash
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from sqlalchemy import delete, select
 from werkzeug.wrappers import Response
 
 from tenants.admins import find_admin
 from tenants.console.admin_forms import AdminLoginForm
 from tenants.console.extensions import platform_of, registry_db
-from tenants.registry.models import PlatformAdmin
+from tenants.registry.models import AdminSession, PlatformAdmin
+from tenants.sessions import SessionLifetimes, row_id, session_fields, touch_later, utcnow
+from tenants.web.passwords import password_matches
 from tenants.web.redirects import safe_next
+from tenants.web.throttle import (
+    Counters,
+    KnownDevices,
+    LoginGuard,
+    LoginLimits,
+    Refusal,
+    account_key,
+    wait_phrase,
+)
 
-#: Failed log-ins allowed before the console answers 429 (moving one-minute windows).
-FAILURES_PER_EMAIL = "5 per minute"
-FAILURES_PER_ADDRESS = "20 per minute"
-LIMITER = "tenants.admin_limiter"
-_DUMMY_HASH = "tenants.admin_dummy_hash"
+#: The console's login limits: an admin account is worth more than a member's.
+ADMIN_LOGIN_LIMITS = LoginLimits(
+    per_account_and_address="5 per minute",
+    per_address="20 per minute",
+    per_account="30 per hour",
+    past_ceiling="2 per minute",
+)
+#: ``app.extensions`` keys: the console's login guard and session lifetimes.
+GUARD = "tenants.admin_login_guard"
+LIFETIMES = "tenants.admin_session_lifetimes"
 
 bp = Blueprint("admin_auth", __name__, url_prefix="/admin")
 admin_login_manager = LoginManager()
@@ -57,28 +69,32 @@ class AdminUser(UserMixin):
 
     id: int
     email: str
-    password_fingerprint: str
-
-    @classmethod
-    def of(cls, admin: PlatformAdmin) -> AdminUser:
-        return cls(admin.id, admin.email, admin.password_hash[-12:])
+    #: The token of this login's row in ``admin_sessions``.
+    session_token: str
 
     def get_id(self) -> str:
-        # A new password ends every session made with the old one.
-        return f"{self.id}:{self.password_fingerprint}"
+        return self.session_token
 
 
 @admin_login_manager.user_loader
-def load_admin(session_id: str) -> AdminUser | None:
-    admin_id, _, fingerprint = session_id.partition(":")
-    if not admin_id.isdigit():
+def load_admin(token: str) -> AdminUser | None:
+    """The admin of the session row ``token`` names, if that session is still valid."""
+    if not isinstance(token, str) or not token:
         return None
-    admin = registry_db.session.get(PlatformAdmin, int(admin_id))
+    found = registry_db.session.execute(
+        select(AdminSession, PlatformAdmin)
+        .join(PlatformAdmin, PlatformAdmin.id == AdminSession.admin_id)
+        .where(AdminSession.id == row_id(token))
+    ).first()
     # End the read at once: on SQLite a registry transaction holds the write lock.
     registry_db.session.close()
-    if admin is None or admin.password_hash[-12:] != fingerprint:
+    if found is None:
         return None
-    return AdminUser.of(admin)
+    row, admin = found
+    if not row.is_valid(admin.password_hash):
+        return None
+    touch_later(platform_of().engine, row)
+    return AdminUser(admin.id, admin.email, token)
 
 
 @admin_login_manager.unauthorized_handler
@@ -89,34 +105,51 @@ def ask_to_log_in() -> Response:
     return redirect(url_for("admin_auth.login", next=target))
 
 
-def _email_key() -> str:
-    return "email:" + (request.form.get("email") or "").strip().lower()
-
-
-def _address_key() -> str:
-    return "address:" + get_remote_address()
-
-
-def _failed(response: Response) -> bool:
-    return response.status_code == 401
-
-
 def init_admin_auth(app: Flask) -> None:
-    """Log-in, session loading and the failure throttle of the console ``app``."""
+    """Log-in, session loading and the login policy of the console ``app``."""
     platform = platform_of(app)
+    settings = platform.settings
     admin_login_manager.init_app(app)
-    limiter = Limiter(
-        get_remote_address,
-        storage_uri=platform.settings.ratelimit_storage_url,
-        strategy="moving-window",
-        key_prefix="tenants-admin-login",
-        headers_enabled=True,
+    counters = Counters.at(settings.ratelimit_storage_url, str(settings.instance_path))
+    app.extensions[GUARD] = LoginGuard(counters, "console:admin-login", ADMIN_LOGIN_LIMITS)
+    app.extensions[LIFETIMES] = SessionLifetimes(
+        browser=timedelta(hours=settings.session_lifetime_hours),
+        remembered=timedelta(days=settings.session_remember_days),
     )
-    for limit, key in ((FAILURES_PER_EMAIL, _email_key), (FAILURES_PER_ADDRESS, _address_key)):
-        limiter.limit(limit, key_func=key, methods=["POST"], deduct_when=_failed)(bp)
-    limiter.init_app(app)
-    app.extensions[LIMITER] = limiter
     app.register_blueprint(bp)
+
+
+def start_admin_session(admin: PlatformAdmin, *, remember: bool) -> None:
+    """Log ``admin`` in on this device: a new row in ``admin_sessions``, a fresh cookie."""
+    token, fields = session_fields(
+        request, admin.password_hash, remember=remember, lifetimes=current_app.extensions[LIFETIMES]
+    )
+    registry_db.session.execute(
+        delete(AdminSession).where(
+            AdminSession.admin_id == admin.id, AdminSession.expires_at < utcnow()
+        )
+    )
+    registry_db.session.add(AdminSession(admin_id=admin.id, **fields))
+    registry_db.session.commit()
+    registry_db.session.close()
+    session.clear()
+    session.permanent = remember
+    login_user(AdminUser(admin.id, admin.email, token))
+
+
+def current_row_id() -> str | None:
+    token = session.get("_user_id")
+    return row_id(token) if isinstance(token, str) and token else None
+
+
+def end_current_admin_session() -> None:
+    current = current_row_id()
+    if current is not None:
+        registry_db.session.execute(delete(AdminSession).where(AdminSession.id == current))
+        registry_db.session.commit()
+        registry_db.session.close()
+    logout_user()
+    session.clear()
 
 
 @bp.after_request
@@ -125,29 +158,15 @@ def _no_store(response: Response) -> Response:
     return response
 
 
-@bp.errorhandler(TooManyRequests)
-def too_many_failures(error: TooManyRequests) -> tuple[str, int]:
-    limit = current_app.extensions[LIMITER].current_limit
-    wait = 60
-    if limit is not None:
-        wait = max(1, min(limit.limit.get_expiry(), math.ceil(limit.reset_at - time.time())))
+def render_refusal(refusal: Refusal) -> tuple[str, int, dict[str, str]]:
     message = (
-        f"Too many failed log-ins. Try again in {wait} second{'s' if wait != 1 else ''}, "
-        "or ask another platform admin to check your account."
+        f"{refusal.message} {wait_phrase(refusal.retry_after)} "
+        "If you cannot log in, ask another platform admin to check your account."
     )
-    return (
-        render_template("errors/error.html", code=429, title="Too many attempts", message=message),
-        429,
+    page = render_template(
+        "errors/error.html", code=429, title="Too many attempts", message=message
     )
-
-
-def _dummy_hash() -> str:
-    # Checking a password against a throw-away hash when the email is unknown makes
-    # "no such admin" take as long as "wrong password": the timing reveals no emails.
-    if _DUMMY_HASH not in current_app.extensions:
-        platform = platform_of()
-        current_app.extensions[_DUMMY_HASH] = platform.settings.hash_password("not-a-password")
-    return current_app.extensions[_DUMMY_HASH]
+    return page, 429, {"Retry-After": str(refusal.retry_after)}
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -159,17 +178,34 @@ def login() -> Any:
         return render_template("admin/login.html", form=form)
     if not form.validate():
         return render_template("admin/login.html", form=form), 422
-    admin = find_admin(registry_db.session, form.email.data or "")
+    email = (form.email.data or "").strip().lower()
+    account = account_key(email)
+    address = request.remote_addr or "unknown"
+    guard: LoginGuard = current_app.extensions[GUARD]
+    devices = KnownDevices(current_app.config["SECRET_KEY"])
+    refusal = guard.refusal(account, address, known_device=devices.knows(request, account))
+    if refusal is not None:
+        return render_refusal(refusal)
+    admin = find_admin(registry_db.session, email)
     registry_db.session.close()
     password = form.password.data or ""
-    if admin is None:
-        check_password_hash(_dummy_hash(), password)
-    elif check_password_hash(admin.password_hash, password):
-        session.clear()
-        login_user(AdminUser.of(admin))
+    method = platform_of().settings.password_hash_method
+    # An unknown email costs a hash check too: the time tells no one who is an admin.
+    stored = admin.password_hash if admin is not None else None
+    if password_matches(stored, password, method=method) and admin is not None:
+        start_admin_session(admin, remember=bool(form.remember.data))
         target = safe_next(request.args.get("next"))
         if target is None or not target.startswith("/admin/"):
             target = url_for("admin.tenants")
-        return redirect(target, code=303)
+        response = redirect(target, code=303)
+        devices.remember(
+            request,
+            response,
+            account,
+            path=current_app.config.get("SESSION_COOKIE_PATH") or "/",
+            secure=bool(current_app.config["SESSION_COOKIE_SECURE"]),
+        )
+        return response
+    guard.failed(account, address)
     error = "That email and password do not match a platform admin."
     return render_template("admin/login.html", form=form, error=error), 401

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from wtforms import (
+    BooleanField,
     EmailField,
     PasswordField,
     SearchField,
@@ -36,6 +37,7 @@ class AdminLoginForm(SafeForm):
     password = PasswordField(
         "Password", validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)]
     )
+    remember = BooleanField("Keep me logged in on this device")
 
 
 class TenantSearchForm(SafeForm):

@@ -11,15 +11,38 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, Flask, current_app, render_template
+from flask import request as http_request
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from tenants.console.extensions import platform_of
 from tenants.lifecycle import InvalidSignup, NewTenant, SlugTaken, provision_tenant
 from tenants.web.forms import SafeForm
+from tenants.web.throttle import Counters, SignupGuard, SignupLimits, wait_phrase
 
 bp = Blueprint("signup", __name__)
+#: ``app.extensions`` key of the console's signup throttle.
+GUARD = "tenants.signup_guard"
+
+
+def init_signup(app: Flask) -> None:
+    """Signup pages, throttled per address and overall (``SIGNUP_LIMIT_*``)."""
+    settings = platform_of(app).settings
+    counters = Counters.at(settings.ratelimit_storage_url, str(settings.instance_path))
+    limits = SignupLimits(settings.signup_limit_per_address, settings.signup_limit_total)
+    app.extensions[GUARD] = SignupGuard(counters, limits)
+    app.register_blueprint(bp)
+
+
+def too_many_signups(message: str, retry_after: int) -> tuple[str, int, dict[str, str]]:
+    page = render_template(
+        "errors/error.html",
+        code=429,
+        title="Too many new workspaces",
+        message=f"{message} Nothing was created. {wait_phrase(retry_after)}",
+    )
+    return page, 429, {"Retry-After": str(retry_after)}
 
 
 class SignupForm(SafeForm):
@@ -47,6 +70,9 @@ def signup() -> Any:
         return render_template("console/signup.html", form=form)
     if not form.validate():
         return render_template("console/signup.html", form=form), 422
+    refusal = current_app.extensions[GUARD].admit(http_request.remote_addr or "unknown")
+    if refusal is not None:  # answered before any hashing, row, file or schema
+        return too_many_signups(refusal.message, refusal.retry_after)
     platform = platform_of()
     request = NewTenant(
         slug=form.subdomain.data or "",

@@ -30,8 +30,10 @@ from tenants.registry.record import (
     SLUG_HOLDING_STATUSES,
     TenantStatus,
 )
+from tenants.sessions import SessionColumns
 
 __all__ = [
+    "AdminSession",
     "DEFAULT_DATABASE",
     "HOLDS_SLUG",
     "SLUG_HOLDING_STATUSES",
@@ -153,6 +155,15 @@ class PlatformAdmin(RegistryBase):
 
 #: The size of ``audit_log.actor``: "signup:" and the longest email fit.
 AUDIT_ACTOR_SIZE = 320
+
+
+class AdminSession(SessionColumns, RegistryBase):
+    """One login of a platform admin (see ``tenants.sessions``): logout deletes it."""
+
+    __tablename__ = "admin_sessions"
+    __table_args__ = (Index("ix_admin_sessions_admin", "admin_id"),)
+
+    admin_id: Mapped[int] = mapped_column(ForeignKey("platform_admins.id", ondelete="CASCADE"))
 
 
 class AuditEntry(RegistryBase):

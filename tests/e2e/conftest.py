@@ -78,6 +78,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "PUBLIC_PORT": str(port),
         "WEB_CONCURRENCY": "2",
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "SIGNUP_LIMIT_PER_ADDRESS": "100000 per hour",
+        "SIGNUP_LIMIT_TOTAL": "100000 per hour",
     }
     env.pop("FLASK_DEBUG", None)
     Server(port, env).flask("db", "upgrade")

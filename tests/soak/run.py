@@ -108,6 +108,8 @@ def _server_env(database_url: str, instance: Path, port: int) -> dict[str, str]:
         "BASE_DOMAIN": DOMAIN,
         "INSTANCE_PATH": str(instance),
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "SIGNUP_LIMIT_PER_ADDRESS": "100000 per hour",
+        "SIGNUP_LIMIT_TOTAL": "100000 per hour",
         "PORT": str(port),
         "WEB_CONCURRENCY": "2",
         "TENANT_APP_CACHE_SIZE": "256",
