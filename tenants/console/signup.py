@@ -17,7 +17,13 @@ from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from tenants.console.extensions import platform_of
-from tenants.lifecycle import InvalidSignup, NewTenant, SlugTaken, provision_tenant
+from tenants.lifecycle import (
+    InvalidSignup,
+    NewTenant,
+    SlugTaken,
+    provision_tenant,
+    validate_new_tenant,
+)
 from tenants.web.forms import SafeForm
 from tenants.web.throttle import Counters, SignupGuard, SignupLimits, wait_phrase
 
@@ -70,9 +76,6 @@ def signup() -> Any:
         return render_template("console/signup.html", form=form)
     if not form.validate():
         return render_template("console/signup.html", form=form), 422
-    refusal = current_app.extensions[GUARD].admit(http_request.remote_addr or "unknown")
-    if refusal is not None:  # answered before any hashing, row, file or schema
-        return too_many_signups(refusal.message, refusal.retry_after)
     platform = platform_of()
     request = NewTenant(
         slug=form.subdomain.data or "",
@@ -81,10 +84,16 @@ def signup() -> Any:
         owner_password=form.password.data or "",
     )
     try:
-        tenant = provision_tenant(platform, request, actor=f"signup:{request.owner_email.strip()}")
+        # Checked before the throttle: a mistyped form does not use up an allowance.
+        validate_new_tenant(request)
     except InvalidSignup as error:
         getattr(form, error.field).errors.append(str(error))
         return render_template("console/signup.html", form=form), 422
+    refusal = current_app.extensions[GUARD].admit(http_request.remote_addr or "unknown")
+    if refusal is not None:  # answered before any hashing, row, file or schema
+        return too_many_signups(refusal.message, refusal.retry_after)
+    try:
+        tenant = provision_tenant(platform, request, actor=f"signup:{request.owner_email.strip()}")
     except SlugTaken as error:
         form.subdomain.errors.append(str(error))
         return render_template("console/signup.html", form=form), 409
