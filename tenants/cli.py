@@ -10,7 +10,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -20,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from tenants import lifecycle
+from tenants import cleanup, lifecycle
 from tenants.admins import InvalidAdmin, create_admin
 from tenants.console.extensions import platform_of
 from tenants.registry import service
@@ -29,7 +28,6 @@ from tenants.registry.models import (
     RegistryBase,
     Tenant,
     TenantStatus,
-    utcnow,
 )
 from tenants.storage import migrations
 from tenants.storage.revisions import InvalidRevision, new_revision
@@ -246,8 +244,6 @@ def _elapsed(started: float) -> str:
 #: Tenants whose storage the fleet commands migrate and check (provisioning ones get the
 #: head revision when they are created; failed and deleted ones have no storage).
 MIGRATED_STATUSES = (str(TenantStatus.ACTIVE), str(TenantStatus.SUSPENDED))
-#: A provisioning takes milliseconds; one this old was abandoned by a crashed process.
-STUCK_PROVISIONING_AFTER = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -420,55 +416,18 @@ def tenants_status() -> None:
 def tenants_cleanup() -> None:
     """Fail tenants stuck in provisioning, and drop storage that no live tenant owns."""
     platform = _platform()
-    minutes = int(STUCK_PROVISIONING_AFTER.total_seconds() // 60)
-    with Session(platform.engine) as session:
-        stuck = (
-            session.execute(
-                select(Tenant)
-                .where(
-                    Tenant.status == str(TenantStatus.PROVISIONING),
-                    Tenant.created_at < utcnow() - STUCK_PROVISIONING_AFTER,
-                )
-                .order_by(Tenant.id)
-            )
-            .scalars()
-            .all()
+    report = cleanup.sweep(platform, actor="cli")
+    seconds = platform.settings.provisioning_lease_seconds
+    for tenant_id, slug in report.failed:
+        click.echo(
+            f"Marked {slug} (id {tenant_id}) failed: it was stuck in provisioning for over "
+            f"{seconds} seconds; its subdomain is free again."
         )
-        for tenant in stuck:
-            service.set_status(session, tenant, TenantStatus.FAILED)
-            service.audit(
-                session,
-                "cli",
-                "tenant.fail",
-                tenant,
-                reason=f"stuck in provisioning for over {minutes} minutes",
-            )
-        session.commit()
-        for tenant in stuck:
-            click.echo(
-                f"Marked {tenant.slug} (id {tenant.id}) failed: it was stuck in provisioning "
-                f"for over {minutes} minutes; its subdomain is free again."
-            )
-    if stuck:
-        platform.registry.invalidate()
-
-    # Storage first, then the live tenants: storage created after the first read is not
-    # looked at, and every tenant's row is committed before its storage is created.
-    existing = platform.storage.existing_ids()
-    holding = [str(status) for status in SLUG_HOLDING_STATUSES]
-    with Session(platform.engine) as session:
-        live = set(session.execute(select(Tenant.id).where(Tenant.status.in_(holding))).scalars())
-    failures = 0
-    for tenant_id in sorted(existing - live):
-        location = platform.storage.location(tenant_id)
-        try:
-            platform.storage.drop(tenant_id)
-        except Exception as error:
-            failures += 1
-            click.echo(f"Could not drop {location}: {_first_line(error)}", err=True)
-        else:
-            click.echo(f"Dropped {location}: no live tenant owns it.")
-    if not stuck and not existing - live:
+    for location in report.dropped:
+        click.echo(f"Dropped {location}: no live tenant owns it.")
+    for error in report.errors:
+        click.echo(f"Could not drop {error}", err=True)
+    if report.did_nothing:
         click.echo("Nothing to clean up.")
-    if failures:
+    if report.errors:
         click.get_current_context().exit(1)

@@ -14,14 +14,17 @@ exactly one claim commits; the others get :class:`SlugTaken`.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
+from datetime import UTC
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from tenants.cleanup import drop_storage_of, lease_of
 from tenants.contract import NewOwner
 from tenants.registry import service
-from tenants.registry.models import DEFAULT_DATABASE, Tenant, TenantStatus
+from tenants.registry.models import DEFAULT_DATABASE, Tenant, TenantStatus, utcnow
 from tenants.registry.record import DISPLAY_NAME_SIZE
 from tenants.registry.service import SlugTaken, TenantNotFound
 from tenants.registry.slugs import InvalidSlug, validate_slug
@@ -108,7 +111,15 @@ def provision_tenant(
     # Hash before claiming the slug: the claim should be held as briefly as possible.
     password_hash = platform.settings.hash_password(request.owner_password)
 
+    replaced: list[int] = []
+
     def claim(session: Session) -> int:
+        replaced.clear()
+        stale = service.take_over_stale_claim(
+            session, request.slug, lease=lease_of(platform), actor=actor
+        )
+        if stale is not None:
+            replaced.append(stale)
         database = DEFAULT_DATABASE
         if platform.settings.tenant_databases:
             names = [DEFAULT_DATABASE, *platform.settings.tenant_databases]
@@ -122,6 +133,9 @@ def provision_tenant(
         ).id
 
     tenant_id = service.write(platform.engine, claim)
+    for stale_id in replaced:
+        # The dead claim's partial file or schema goes now; `tenants cleanup` retries.
+        drop_storage_of(platform, stale_id)
     owner = NewOwner(email=request.owner_email, password_hash=password_hash)
     owner_ids: list[int] = []
 
@@ -199,6 +213,15 @@ def _change_status(
     return tenant
 
 
+def lease_remaining(platform: Platform, tenant: Tenant) -> int:
+    """Seconds until a provisioning row's lease runs out (0: it has)."""
+    created = tenant.created_at
+    if created.tzinfo is None:  # SQLite gives naive datetimes; they are UTC
+        created = created.replace(tzinfo=UTC)
+    left = (created + lease_of(platform) - utcnow()).total_seconds()
+    return max(0, math.ceil(left))
+
+
 _VERB = {TenantStatus.SUSPENDED: "suspend", TenantStatus.ACTIVE: "resume"}
 
 
@@ -224,9 +247,13 @@ def delete_tenant(platform: Platform, slug: str, *, actor: str = "cli") -> Tenan
     def mark_deleted(session: Session) -> Tenant:
         tenant = service.get_live(session, slug, for_update=True)
         if tenant.status == TenantStatus.PROVISIONING:
-            raise InvalidTransition(
-                f"Tenant “{tenant.slug}” is still being provisioned; try again in a minute."
-            )
+            # Within its lease a provisioning may still finish; past it, it is dead.
+            left = lease_remaining(platform, tenant)
+            if left > 0:
+                raise InvalidTransition(
+                    f"Tenant “{tenant.slug}” is still being provisioned; try again in "
+                    f"{left} second{'s' if left != 1 else ''}."
+                )
         service.set_status(session, tenant, TenantStatus.DELETED)
         service.audit(session, actor, "tenant.delete", tenant, slug=tenant.slug)
         return tenant

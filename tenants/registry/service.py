@@ -15,6 +15,7 @@ import random
 import sqlite3
 import time
 from collections.abc import Callable
+from datetime import UTC, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, func, select
@@ -149,6 +150,36 @@ def claim_slug(
         session.rollback()
         raise SlugTaken(slug) from None
     return tenant
+
+
+def take_over_stale_claim(
+    session: Session, slug: str, *, lease: timedelta, actor: str
+) -> int | None:
+    """Fail the provisioning row holding ``slug`` if its lease is over; return its id.
+
+    Its process died mid-provisioning (or is too slow to trust): the row is locked,
+    failed and audited in this transaction, so the caller's claim of the name commits
+    with it, atomically. Two claimers wait for each other on the row's lock; the second
+    then finds the name held by the first's new row (SlugTaken).
+    """
+    holder = find_live(session, slug, for_update=True)
+    if holder is None or holder.status != TenantStatus.PROVISIONING:
+        return None
+    created = holder.created_at
+    if created.tzinfo is None:  # SQLite gives naive datetimes; they are UTC
+        created = created.replace(tzinfo=UTC)
+    if created >= utcnow() - lease:
+        return None
+    set_status(session, holder, TenantStatus.FAILED)
+    audit(
+        session,
+        actor,
+        "tenant.fail",
+        holder,
+        reason=f"provisioning lease of {int(lease.total_seconds())} seconds ran out",
+    )
+    session.flush()
+    return holder.id
 
 
 def set_status(session: Session, tenant: Tenant, status: TenantStatus) -> None:

@@ -72,6 +72,13 @@ class TenantStorage(ABC):
     def existing_ids(self) -> set[int]:
         """Tenant ids that have storage, to find orphans."""
 
+    def partial_ids(self) -> set[int]:
+        """Tenant ids with storage left half-built by a process that died while building it.
+
+        None by default: a backend that builds in one transaction leaves nothing.
+        """
+        return set()
+
     def forget(self, tenant_id: int) -> None:  # noqa: B027 - optional hook, no-op by default
         """Drop anything cached about where the tenant's storage is (it may move)."""
 
@@ -81,6 +88,7 @@ class SQLiteStorage(TenantStorage):
 
     kind = "sqlite"
     _FILE = re.compile(r"^tenant-(\d+)\.db$")
+    _BUILDING = re.compile(r"^tenant-(\d+)\.db\.building-[0-9a-f]+(?:-wal|-shm|-journal)?$")
 
     def __init__(self, directory: Path, tenant_app: TenantApp) -> None:
         self.directory = directory
@@ -126,7 +134,13 @@ class SQLiteStorage(TenantStorage):
         return revision
 
     def drop(self, tenant_id: int) -> None:
-        _remove_sqlite_files(Path(self.location(tenant_id)))
+        """Remove the tenant's file and any half-built one a dead process left."""
+        final = Path(self.location(tenant_id))
+        _remove_sqlite_files(final)
+        if self.directory.exists():
+            for path in self.directory.glob(f"{final.name}.building-*"):
+                if self._BUILDING.match(path.name):
+                    path.unlink(missing_ok=True)
 
     def exists(self, tenant_id: int) -> bool:
         return Path(self.location(tenant_id)).exists()
@@ -150,12 +164,19 @@ class SQLiteStorage(TenantStorage):
             engine.dispose()
 
     def existing_ids(self) -> set[int]:
+        return self._ids_matching(self._FILE)
+
+    def partial_ids(self) -> set[int]:
+        """Ids with a ``tenant-N.db.building-*`` file: a build that a dead process left."""
+        return self._ids_matching(self._BUILDING)
+
+    def _ids_matching(self, pattern: re.Pattern[str]) -> set[int]:
         if not self.directory.exists():
             return set()
         return {
             int(match.group(1))
             for name in os.listdir(self.directory)
-            if (match := self._FILE.match(name))
+            if (match := pattern.match(name))
         }
 
 
