@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from flask import Request, Response, after_this_request
+from flask import Request, Response, after_this_request, has_request_context
 from sqlalchemy import Boolean, DateTime, Engine, String, update
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -120,7 +120,7 @@ def touch_later(engine: Engine, row: SessionColumns) -> None:
     transaction stays a read (and on SQLite takes no write lock for it).
     """
     now = utcnow()
-    if now - aware(row.last_seen_at) < TOUCH_EVERY:
+    if not has_request_context() or now - aware(row.last_seen_at) < TOUCH_EVERY:
         return
     table = type(row).__table__  # type: ignore[attr-defined]
     statement = update(table).where(table.c.id == row.id).values(last_seen_at=now)

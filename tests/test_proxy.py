@@ -112,8 +112,8 @@ def admin_cookie(platform, remote_addr: str, forwarded_for: str | None = None) -
         data={"email": ADMIN_EMAIL, "password": PASSWORD, "csrf_token": csrf_token(page)},
     )
     assert response.status_code == 303, response.status_code
-    cookie = response.headers["Set-Cookie"].split(";", 1)[0]
-    assert cookie.startswith("platform_session=")
+    cookies = [header.split(";", 1)[0] for header in response.headers.getlist("Set-Cookie")]
+    [cookie] = [c for c in cookies if c.startswith("platform_session=")]
     return cookie
 
 

@@ -3,6 +3,11 @@
 - ``shared``: one compiled URL map and one Jinja environment per app definition;
 - ``errors``: error pages, and the 503 for a database that cannot be reached;
 - ``redirects``: ``safe_next`` for "go back to where you were" after a login;
+- ``inputs``: the 400 every app answers for input no view can use (NUL, file parts);
+- ``forms``: ``SafeForm``, the base of every form, and field sizes from columns;
+- ``params``: page numbers and ``<int:>`` ids a database can hold;
+- ``throttle``: the login policy (``LoginGuard``, ``KnownDevices``) and signup limits;
+- ``passwords``: password checks that cost the same for unknown accounts;
 - ``templates/`` (``base.html``, ``_form.html``, ``errors/``) and ``static/`` (``app.css``).
 """
 
