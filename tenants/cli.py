@@ -165,8 +165,11 @@ def admin_create(email: str, password: str) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from tenants.jobs.cli import jobs_cli
+
     app.cli.add_command(admin_cli)
     app.cli.add_command(db_cli)
+    app.cli.add_command(jobs_cli)
     app.cli.add_command(tenants_cli)
 
 
