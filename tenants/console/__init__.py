@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask
 
 from tenants.console import health, pages, signup
+from tenants.console import jobs as admin_jobs
 from tenants.console.admin import init_admin
 from tenants.console.extensions import csrf, registry_db
 from tenants.sqla import ENGINE_PROVIDER
@@ -53,6 +54,7 @@ def create_console_app(platform: Platform, test_config: dict[str, Any] | None = 
     app.register_blueprint(signup.bp)
     app.register_blueprint(health.bp)
     init_admin(app)
+    app.register_blueprint(admin_jobs.bp)
     register_error_pages(app)
 
     from tenants.cli import register_commands

@@ -23,6 +23,7 @@ from tenants.workspace import (
     auth,
     home,
     hooks,
+    maintenance,
     members,
     notes,
     throttle,
@@ -119,6 +120,7 @@ def create_app(
     throttle.init_app(app)
     for blueprint in (auth.bp, home.bp, notes.bp, members.bp, account.bp, workspace_settings.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(maintenance.bp)
     hooks.init_app(app)
     app.share_routes()
     register_error_pages(app)
