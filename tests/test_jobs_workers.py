@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from tenants import lifecycle
 from tenants.jobs.models import JobRecord
@@ -200,8 +200,15 @@ def test_a_periodic_job_reaches_every_active_tenant_once(
     assert marks() == {"acme": 1, "globex": 1, "initech": 0, "umbrella": 1, "hooli": 1}
     with platform.engine.connect() as connection:
         runs = connection.execute(
-            select(JobRecord.name, func.count())
-            .where(JobRecord.name.in_(["tests.daily_mark", "jobs.fan_out"]))
-            .group_by(JobRecord.name)
+            select(JobRecord.name, JobRecord.args, JobRecord.state).where(
+                JobRecord.name.in_(["tests.daily_mark", "jobs.fan_out"])
+            )
         ).all()
-    assert dict(runs) == {"tests.daily_mark": 4, "jobs.fan_out": 3}
+    marked = [run for run in runs if run.name == "tests.daily_mark"]
+    steps = [
+        run for run in runs if run.name == "jobs.fan_out" and run.args["name"] == "tests.daily_mark"
+    ]
+    assert len(marked) == 4 and {run.state for run in marked} == {"succeeded"}
+    # Batches of two active tenants, by id: after 0, after the 2nd, after the 4th (none left).
+    active = [t.id for t in tenants if t.slug != "initech"]
+    assert sorted(run.args["after_id"] for run in steps) == [0, active[1], active[3]]

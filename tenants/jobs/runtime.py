@@ -86,8 +86,12 @@ class JobRuntime:
     def __init__(self, platform: Platform, settings: JobSettings) -> None:
         self.platform = platform
         self.settings = settings
-        self.store = JobStore(platform.engine, tenant_concurrency=settings.tenant_concurrency)
         self.broker = make_broker(settings)
+        self.store = JobStore(
+            platform.engine,
+            tenant_concurrency=settings.tenant_concurrency,
+            sender=self._send_one,
+        )
         self.actor = dramatiq.Actor(
             self._deliver,
             broker=self.broker,
@@ -141,19 +145,27 @@ class JobRuntime:
         self.send(dispatches)
         return JobHandle(job_id, definition.name, stamp.id if stamp else None, created)
 
+    def _send_one(self, dispatch: Dispatch) -> None:
+        message = dramatiq.Message(
+            queue_name=QUEUE,
+            actor_name=ACTOR,
+            args=(dispatch.job_id, dispatch.token),
+            kwargs={},
+            options={},
+            message_id=dispatch.token,
+        )
+        self.broker.enqueue(message, delay=dispatch.delay_ms() or None)
+
     def send(self, dispatches: Iterable[Dispatch]) -> None:
-        """Hand messages to the broker; a failure leaves the job for the sweeper to resend."""
+        """Send jobs recorded by a committed transaction; confirm each send.
+
+        A failure leaves the job unconfirmed, for the sweeper to send again.
+        """
         for dispatch in dispatches:
-            message = dramatiq.Message(
-                queue_name=QUEUE,
-                actor_name=ACTOR,
-                args=(dispatch.job_id, dispatch.token),
-                kwargs={},
-                options={},
-                message_id=dispatch.token,
-            )
+            if dispatch.sent:
+                continue
             try:
-                self.broker.enqueue(message, delay=dispatch.delay_ms() or None)
+                self._send_one(dispatch)
             except Exception:
                 log.warning(
                     "Could not send job %s to the queue; a worker will send it again.",
@@ -295,7 +307,7 @@ class JobRuntime:
         tenant_id = claimed.tenant_id
         if tenant_id is None:
             return None, None, "The job names no tenant."
-        row = self.store.tenant_row(tenant_id)
+        row = claimed.tenant_row
         if row is None:
             return None, None, f"Tenant {tenant_id} does not exist."
         slug, status, version = row

@@ -9,14 +9,22 @@ the queue or running) at a time; the rest of its jobs wait in this table with no
 ("held") and are sent as its earlier ones finish. So one tenant's 10,000 jobs put only
 a handful of messages in the queue, and another tenant's job queues behind those, not
 behind the 10,000.
+
+A job that already has a row is sent *inside* the transaction that gives it its token:
+a worker that receives the message before that transaction commits waits on the row's
+lock (``claim`` reads it ``FOR UPDATE``; SQLite has one writer at a time) and then sees
+the token. So the send and its record cannot disagree, and no confirmation is needed.
+A new row is invisible to others until it commits, so a new job is sent after commit
+and confirmed; if its sender dies in between, the sweeper sends it (``unconfirmed``).
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,6 +42,8 @@ from tenants.jobs.models import (
     utcnow,
 )
 from tenants.registry.models import Tenant, TenantStatus
+
+log = logging.getLogger(__name__)
 
 jobs = JobRecord.__table__
 schedules = JobSchedule.__table__
@@ -53,6 +63,8 @@ class Dispatch:
     job_id: str
     token: str
     run_at: datetime
+    #: Already handed to the queue inside the deciding transaction.
+    sent: bool = False
 
     def delay_ms(self, now: datetime | None = None) -> int:
         remaining = (as_utc(self.run_at) - (now or utcnow())).total_seconds()  # type: ignore[operator]
@@ -84,6 +96,8 @@ class Claimed:
     tenant_version: int | None
     attempts: int
     max_attempts: int
+    #: The tenant's registry row when the job started: (slug, status, version), or None.
+    tenant_row: tuple[str, str, int] | None = None
 
 
 class JobNotFound(LookupError):
@@ -102,9 +116,63 @@ def first_lines(text: str, limit: int = ERROR_LENGTH) -> str:
 class JobStore:
     """The job table of one platform database."""
 
-    def __init__(self, engine: Engine, *, tenant_concurrency: int) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        tenant_concurrency: int,
+        sender: Callable[[Dispatch], None] | None = None,
+    ) -> None:
         self.engine = engine
         self.tenant_concurrency = tenant_concurrency
+        #: Hands a message to the queue (raises if it cannot); None: callers send after commit.
+        self.sender = sender
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        # SQLite: a read needs no write lock (a deferred transaction).
+        intent = sqlite_write_intent.set(False)
+        try:
+            with self.engine.connect() as connection:
+                yield connection
+        finally:
+            sqlite_write_intent.reset(intent)
+
+    @staticmethod
+    def _commit_lazily(connection: Connection) -> None:
+        """PostgreSQL: this transaction's commit need not wait for the disk.
+
+        Only for records whose loss in a database crash is harmless: a job's start (the
+        job's end, committed durably, flushes it too; lost, the job simply runs again)
+        and its progress. Never for a job's end, which the queue's ack follows.
+        """
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+
+    def _hand_over(self, connection: Connection, dispatches: list[Dispatch]) -> list[Dispatch]:
+        """Send now, inside the transaction that decided it (rows that exist already).
+
+        What cannot be sent keeps no ``dispatched_at``: the sweeper sends it later.
+        Returns the dispatches, those sent marked ``sent`` (none without a sender).
+        """
+        if self.sender is None:
+            return dispatches
+        now = utcnow()
+        handed: list[Dispatch] = []
+        for dispatch in dispatches:
+            try:
+                self.sender(dispatch)
+            except Exception:
+                log.warning("Could not send job %s; it is sent again later.", dispatch.job_id)
+                handed.append(replace(dispatch, sent=True))  # the sweeper's, not the caller's
+                continue
+            connection.execute(
+                update(jobs)
+                .where(jobs.c.id == dispatch.job_id, jobs.c.token == dispatch.token)
+                .values(dispatched_at=now)
+            )
+            handed.append(replace(dispatch, sent=True))
+        return handed
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
@@ -258,6 +326,8 @@ class JobStore:
             )
             .order_by(jobs.c.run_at, jobs.c.created_at)
             .limit(room)
+            # Workers releasing one tenant's jobs at once each take different rows.
+            .with_for_update(skip_locked=True)
         ).all()
         dispatches = [self._send(connection, row.id, None, row.run_at, now) for row in held]
         return [d for d in dispatches if d is not None]
@@ -265,7 +335,7 @@ class JobStore:
     def release(self, tenant_id: int) -> list[Dispatch]:
         """Send the tenant's next held jobs, as many as it has free slots."""
         with self._writing() as connection:
-            return self._release(connection, tenant_id, utcnow())
+            return self._hand_over(connection, self._release(connection, tenant_id, utcnow()))
 
     def confirm(self, dispatch: Dispatch) -> None:
         """The queue took the message."""
@@ -290,25 +360,34 @@ class JobStore:
         """
         now = utcnow()
         with self._writing() as connection:
-            changed = connection.execute(
+            self._commit_lazily(connection)
+            # FOR UPDATE: if the transaction that sent this message has not committed
+            # yet, wait for it (PostgreSQL; SQLite's write lock already orders us).
+            row = connection.execute(
+                select(jobs).where(jobs.c.id == job_id).with_for_update()
+            ).first()
+            if row is None or row.token != token or row.state not in (QUEUED, RUNNING):
+                return None
+            connection.execute(
                 update(jobs)
-                .where(
-                    jobs.c.id == job_id,
-                    jobs.c.token == token,
-                    jobs.c.state.in_([QUEUED, RUNNING]),
-                )
+                .where(jobs.c.id == job_id)
                 .values(
                     state=RUNNING,
-                    attempts=jobs.c.attempts + 1,
+                    attempts=row.attempts + 1,
                     started_at=now,
                     updated_at=now,
                     worker=worker,
-                    dispatched_at=func.coalesce(jobs.c.dispatched_at, now),
+                    dispatched_at=row.dispatched_at or now,
                 )
-            ).rowcount
-            if not changed:
-                return None
-            row = connection.execute(select(jobs).where(jobs.c.id == job_id)).one()
+            )
+            tenant = None
+            if row.tenant_id is not None:
+                found = connection.execute(
+                    select(Tenant.slug, Tenant.status, Tenant.version).where(
+                        Tenant.id == row.tenant_id
+                    )
+                ).first()
+                tenant = None if found is None else (found[0], str(found[1]), found[2])
         return Claimed(
             id=row.id,
             token=token,
@@ -317,13 +396,14 @@ class JobStore:
             tenant_id=row.tenant_id,
             tenant_slug=row.tenant_slug,
             tenant_version=row.tenant_version,
-            attempts=row.attempts,
+            attempts=row.attempts + 1,
             max_attempts=row.max_attempts,
+            tenant_row=tenant,
         )
 
     def tenant_row(self, tenant_id: int) -> tuple[str, str, int] | None:
         """(slug, status, version) of a tenant straight from the registry table."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             row = connection.execute(
                 select(Tenant.slug, Tenant.status, Tenant.version).where(Tenant.id == tenant_id)
             ).first()
@@ -331,6 +411,7 @@ class JobStore:
 
     def progress(self, job_id: str, token: str, done: int, total: int | None) -> None:
         with self._writing() as connection:
+            self._commit_lazily(connection)
             connection.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id, jobs.c.token == token, jobs.c.state == RUNNING)
@@ -363,7 +444,7 @@ class JobStore:
             )
             if claimed.tenant_id is None:
                 return []
-            return self._release(connection, claimed.tenant_id, now)
+            return self._hand_over(connection, self._release(connection, claimed.tenant_id, now))
 
     def retry_later(
         self, claimed: Claimed, run_at: datetime, *, error: str, public_error: str | None
@@ -390,7 +471,7 @@ class JobStore:
             dispatches = [Dispatch(claimed.id, token, run_at)] if changed else []
             if claimed.tenant_id is not None:
                 dispatches += self._release(connection, claimed.tenant_id, now)
-        return dispatches
+            return self._hand_over(connection, dispatches)
 
     # -- the sweeper: recovery after crashes, and pruning -------------------------------
 
@@ -411,10 +492,10 @@ class JobStore:
             dispatches = [
                 self._send(connection, row.id, row.token, row.run_at, now) for row in rows
             ]
-        return [d for d in dispatches if d is not None]
+            return self._hand_over(connection, [d for d in dispatches if d is not None])
 
     def tenants_with_held_jobs(self, limit: int = 200) -> list[int]:
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return list(
                 connection.execute(
                     select(jobs.c.tenant_id)
@@ -496,7 +577,7 @@ class JobStore:
     # -- what people see and do (console, CLI, tenant apps) ---------------------------
 
     def get(self, job_id: str) -> Any:
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return connection.execute(select(jobs).where(jobs.c.id == job_id)).first()
 
     def retry(self, job_id: str) -> tuple[Any, list[Dispatch]]:
@@ -534,7 +615,8 @@ class JobStore:
                 dispatches = [self._send(connection, job_id, None, now, now)]
             else:
                 dispatches = self._release(connection, row.tenant_id, now)
-        return row, [d for d in dispatches if d is not None]
+            left = self._hand_over(connection, [d for d in dispatches if d is not None])
+        return row, left
 
     def discard(self, job_id: str) -> Any:
         """Never run a queued or failed job (a message still in the queue becomes stale)."""
@@ -560,16 +642,16 @@ class JobStore:
             ).rowcount
             if not changed:
                 raise JobStateConflict(f"Job {job_id} changed meanwhile; look at it again.")
+            dispatches = []
             if row.tenant_id is not None:
                 dispatches = self._release(connection, row.tenant_id, now)
-            else:
-                dispatches = []
-        return row, dispatches
+            left = self._hand_over(connection, dispatches)
+        return row, left
 
     def summary_by_tenant(self, limit: int = 50) -> list[dict[str, Any]]:
         """Per tenant (None: platform jobs): queued, running, failed; busiest first."""
         live = [QUEUED, RUNNING, str(JobState.FAILED)]
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             rows = connection.execute(
                 select(jobs.c.tenant_id, jobs.c.state, func.count())
                 .where(jobs.c.state.in_(live))
@@ -625,7 +707,7 @@ class JobStore:
         if conditions:
             query = query.where(and_(*conditions))
             count = count.where(and_(*conditions))
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             rows = connection.execute(
                 query.order_by(jobs.c.created_at.desc(), jobs.c.id).limit(limit).offset(offset)
             ).all()
@@ -634,7 +716,7 @@ class JobStore:
 
     def active_tenants_after(self, after_id: int, limit: int) -> list[Any]:
         """Active tenants with an id above ``after_id``, in id order (keyset pages)."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return list(
                 connection.execute(
                     select(Tenant.id, Tenant.slug, Tenant.version)

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[0] = str(ROOT)
 
-from tests.benchmarks import fleet, inprocess, memory, served  # noqa: E402
+from tests.benchmarks import fleet, inprocess, jobs, memory, served  # noqa: E402
 from tests.benchmarks.environment import postgres_available  # noqa: E402
 from tests.benchmarks.harness import (  # noqa: E402
     DEFAULT_JSON,
@@ -63,6 +63,20 @@ SECTIONS: tuple[tuple[str, Callable[[Context], None], tuple[str, ...]], ...] = (
     ("memory", memory.memory, ("memory.per_app", "memory.unknown_hosts")),
     ("served", served.served, ("served.ratio",)),
     ("postgres", served.postgres_fleet, ("postgres.connections", "postgres.memory")),
+    (
+        "jobs",
+        jobs.jobs,
+        (
+            "jobs.latency_p50_embedded",
+            "jobs.latency_p95_embedded",
+            "jobs.latency_p50_redis",
+            "jobs.latency_p95_redis",
+            "jobs.throughput_embedded",
+            "jobs.throughput_redis",
+            "jobs.fairness_embedded",
+            "jobs.fairness_redis",
+        ),
+    ),
     (
         "fleet",
         fleet.fleet,

@@ -255,11 +255,18 @@ class _SQLiteConsumer(Consumer):
         self.ready: deque[_Delivery] = deque()
         self.unacked: set[int] = set()
         self._lock = threading.Lock()
+        #: Set when a message is acknowledged or handed back: there is room to take another.
+        self._freed = threading.Event()
 
     def __next__(self) -> MessageProxy | None:
         if not self.ready:
             with self._lock:
                 room = self.prefetch - len(self.unacked)
+            if room <= 0:
+                # Every message we may hold is taken: wait for one to finish, not for a poll.
+                self._freed.wait(self.timeout / 1000)
+                self._freed.clear()
+                return None
             if room > 0:
                 for row_id, data in self.broker.claim(self.queue_name, room):
                     try:
@@ -295,12 +302,14 @@ class _SQLiteConsumer(Consumer):
         finally:
             with self._lock:
                 self.unacked.discard(row_id)
+            self._freed.set()
 
     def requeue(self, messages: Iterable[MessageProxy]) -> None:
         row_ids = [row_id for m in messages if (row_id := getattr(m, "row_id", None)) is not None]
         self.broker.hand_back(row_ids)
         with self._lock:
             self.unacked.difference_update(row_ids)
+        self._freed.set()
 
     def close(self) -> None:
         if self.ready:
