@@ -103,17 +103,20 @@ def test_anonymous_page_visit_redirects_to_login_and_back(client, admin) -> None
 def test_every_admin_url_refuses_anonymous_users(platform, client, create_tenant) -> None:
     tenant = create_tenant("acme")
     token = csrf_token(client.get("/admin/login", headers=HOST))
-    pages = ["/admin/", f"/admin/tenants/{tenant.id}", "/admin/tenants/999"]
+    job = "0" * 32
+    pages = ["/admin/", f"/admin/tenants/{tenant.id}", "/admin/tenants/999", "/admin/jobs/"]
     actions = [
         f"/admin/tenants/{tenant.id}/suspend",
         f"/admin/tenants/{tenant.id}/resume",
         f"/admin/tenants/{tenant.id}/plan",
         f"/admin/tenants/{tenant.id}/delete",
+        f"/admin/jobs/{job}/retry",
+        f"/admin/jobs/{job}/discard",
         "/admin/logout",
     ]
     # Every admin route is in one of the two lists (a new one must be added here).
     rules = {
-        re.sub(r"<int:tenant_id>", str(tenant.id), rule.rule)
+        re.sub(r"<int:tenant_id>", str(tenant.id), rule.rule).replace("<job_id>", job)
         for rule in platform.console.url_map.iter_rules()
         if rule.rule.startswith("/admin") and rule.endpoint != "admin_auth.login"
     }

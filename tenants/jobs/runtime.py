@@ -191,7 +191,13 @@ class JobRuntime:
         if claimed is None:
             log.debug("Dropping a stale delivery of job %s.", job_id)
             return
-        outcome = self.run(claimed)
+        try:
+            outcome = self.run(claimed)
+        except PlatformUnavailable:
+            raise
+        except Exception as error:  # never leave a started job without an end
+            log.exception("The job runtime failed around job %s.", claimed.id)
+            outcome = self._failure(claimed, None, _describe(error), None)
         try:
             if outcome.retry_at is not None:
                 dispatches = self.store.retry_later(
@@ -248,6 +254,10 @@ class JobRuntime:
                 tenant, app, reason = self._open_tenant(claimed)
             except (SQLAlchemyError, RegistryUnavailable) as error:
                 raise PlatformUnavailable(f"cannot check tenant {claimed.tenant_id}") from error
+            except Exception as error:  # e.g. the tenant's app cannot be built
+                return self._failure(
+                    claimed, definition, f"Cannot open the tenant: {_describe(error)}", None
+                )
             if reason is not None:
                 return _Outcome(JobState.SKIPPED, error=reason, public_error=reason)
         else:

@@ -23,9 +23,10 @@ class PlatformUnavailable(RuntimeError):
 
 
 def _retry_when(retries: int, exception: BaseException) -> bool:
-    # Dramatiq retries a delivery only when the platform database failed around the job:
-    # job failures are retried by the runtime, which records each attempt.
-    return isinstance(exception, PlatformUnavailable) and retries < 50
+    # Dramatiq retries a delivery only when the platform database failed around the job
+    # (for as long as it is down: the job's record needs it): job failures are retried by
+    # the runtime, which records each attempt.
+    return isinstance(exception, PlatformUnavailable)
 
 
 def make_broker(settings: JobSettings) -> dramatiq.Broker:
