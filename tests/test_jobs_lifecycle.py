@@ -256,3 +256,23 @@ def test_a_job_declared_twice_under_one_name_is_refused() -> None:
             tenant_job("Not A Name")(one)
     finally:
         catalog.forget("tests.declared_twice")
+
+
+def test_a_job_whose_tenant_app_cannot_be_built_fails_and_is_kept(
+    platform: Platform,
+    jobs: JobRuntime,  # noqa: F811
+    create_tenant: Create,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    create_tenant("acme")
+    handle = record_notes.enqueue_for(platform.registry.get("acme"), platform=platform, label="x")
+
+    def broken(tenant: object) -> None:
+        raise RuntimeError("the tenant's storage is unreadable")
+
+    platform.apps.clear()
+    monkeypatch.setattr(platform, "build_tenant_app", broken)
+    with running_worker(jobs):
+        row = wait_for(lambda: finished(jobs, handle.id))
+    assert row.state == "failed"  # record_notes has one attempt
+    assert "Cannot open the tenant" in row.last_error and "unreadable" in row.last_error

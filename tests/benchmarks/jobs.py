@@ -79,7 +79,7 @@ def _measure(ctx: Context, kind: str, backend: str) -> None:
             imports=("tests.benchmarks.job_samples",),
         )
         runtime = install_runtime(platform, settings)
-        tenants = [provision(platform, f"t{i:02}") for i in range(20)]
+        tenants = [provision(platform, f"t{i:02}") for i in range(ctx.pick(8, 20))]
         flood, other = provision(platform, "flood"), provision(platform, "other")
         try:
             with _workers(url, Path(directory), settings):
@@ -164,7 +164,7 @@ def _latency(ctx: Context, kind: str, runtime: JobRuntime, tenants: list[Any]) -
 
     definition = catalog.get(JOB)
     samples = []
-    for n in range(ctx.pick(15, 200)):
+    for n in range(ctx.pick(10, 200)):
         tenant = runtime.platform.registry.get(tenants[n % len(tenants)].slug)
         handle = definition.enqueue_for(tenant, platform=runtime.platform)
         row = _wait_finished(runtime, handle.id)
@@ -209,7 +209,7 @@ def _unfinished(runtime: JobRuntime) -> int:
 
 
 def _throughput(ctx: Context, kind: str, runtime: JobRuntime, tenants: list[Any]) -> None:
-    total = ctx.pick(400, 4000)
+    total = ctx.pick(240, 4000)
     for tenant in tenants:
         _bulk_queue(runtime, tenant, total // len(tenants))
     deadline = time.monotonic() + 300
@@ -230,11 +230,11 @@ def _throughput(ctx: Context, kind: str, runtime: JobRuntime, tenants: list[Any]
 def _fairness(ctx: Context, kind: str, runtime: JobRuntime, flood: Any, other: Any) -> None:
     from tenants.jobs import catalog
 
-    size = ctx.pick(2000, 10_000)
+    size = ctx.pick(1000, 10_000)
     _bulk_queue(runtime, flood, size)
     # Let the flood run for a moment: the other tenant arrives at a busy system.
     deadline = time.monotonic() + 60
-    while size - _unfinished(runtime) < 200 and time.monotonic() < deadline:
+    while size - _unfinished(runtime) < ctx.pick(50, 200) and time.monotonic() < deadline:
         time.sleep(0.02)
     waiting = _unfinished(runtime)
     handle = catalog.get(JOB).enqueue_for(
