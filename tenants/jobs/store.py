@@ -149,28 +149,31 @@ class JobStore:
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
 
+    @property
+    def _stamp(self) -> bool:
+        """Decided sends are recorded as sent in the same statement (sent before commit)."""
+        return self.sender is not None
+
     def _hand_over(self, connection: Connection, dispatches: list[Dispatch]) -> list[Dispatch]:
         """Send now, inside the transaction that decided it (rows that exist already).
 
-        What cannot be sent keeps no ``dispatched_at``: the sweeper sends it later.
-        Returns the dispatches, those sent marked ``sent`` (none without a sender).
+        The rows were stamped as sent when they got their tokens; one that cannot be sent
+        loses its stamp, and the sweeper sends it later. Returns the dispatches, marked
+        ``sent`` (left for the caller to send after commit when there is no sender).
         """
         if self.sender is None:
             return dispatches
-        now = utcnow()
         handed: list[Dispatch] = []
         for dispatch in dispatches:
             try:
                 self.sender(dispatch)
             except Exception:
                 log.warning("Could not send job %s; it is sent again later.", dispatch.job_id)
-                handed.append(replace(dispatch, sent=True))  # the sweeper's, not the caller's
-                continue
-            connection.execute(
-                update(jobs)
-                .where(jobs.c.id == dispatch.job_id, jobs.c.token == dispatch.token)
-                .values(dispatched_at=now)
-            )
+                connection.execute(
+                    update(jobs)
+                    .where(jobs.c.id == dispatch.job_id, jobs.c.token == dispatch.token)
+                    .values(dispatched_at=None)
+                )
             handed.append(replace(dispatch, sent=True))
         return handed
 
@@ -279,8 +282,13 @@ class JobStore:
         old_token: str | None,
         run_at: datetime,
         now: datetime,
+        *,
+        stamp: bool = False,
     ) -> Dispatch | None:
-        """Give the job a new token (if its token is still ``old_token``): it is to be sent."""
+        """Give the job a new token (if its token is still ``old_token``): it is to be sent.
+
+        ``stamp`` records it as sent at once (it is sent before this transaction commits).
+        """
         token = new_id()
         changed = connection.execute(
             update(jobs)
@@ -289,18 +297,19 @@ class JobStore:
                 jobs.c.state == QUEUED,
                 jobs.c.token.is_(None) if old_token is None else jobs.c.token == old_token,
             )
-            .values(token=token, dispatched_at=None, updated_at=now)
+            .values(token=token, dispatched_at=now if stamp else None, updated_at=now)
         ).rowcount
         return Dispatch(job_id, token, run_at) if changed else None
 
     def in_flight(self, connection: Connection, tenant_id: int, now: datetime) -> int:
-        """The tenant's jobs that are running, or sent and due."""
-        running = connection.execute(
+        """The tenant's jobs that are running, or sent and due (one round trip, two index scans)."""
+        running = (
             select(func.count())
             .select_from(jobs)
             .where(jobs.c.tenant_id == tenant_id, jobs.c.state == RUNNING)
-        ).scalar_one()
-        sent = connection.execute(
+            .scalar_subquery()
+        )
+        sent = (
             select(func.count())
             .select_from(jobs)
             .where(
@@ -309,10 +318,13 @@ class JobStore:
                 jobs.c.token.is_not(None),
                 jobs.c.run_at <= now,
             )
-        ).scalar_one()
-        return int(running) + int(sent)
+            .scalar_subquery()
+        )
+        return int(connection.execute(select(running + sent)).scalar_one())
 
-    def _release(self, connection: Connection, tenant_id: int, now: datetime) -> list[Dispatch]:
+    def _release(
+        self, connection: Connection, tenant_id: int, now: datetime, *, stamp: bool = False
+    ) -> list[Dispatch]:
         room = self.tenant_concurrency - self.in_flight(connection, tenant_id, now)
         if room <= 0:
             return []
@@ -329,13 +341,16 @@ class JobStore:
             # Workers releasing one tenant's jobs at once each take different rows.
             .with_for_update(skip_locked=True)
         ).all()
-        dispatches = [self._send(connection, row.id, None, row.run_at, now) for row in held]
+        dispatches = [
+            self._send(connection, row.id, None, row.run_at, now, stamp=stamp) for row in held
+        ]
         return [d for d in dispatches if d is not None]
 
     def release(self, tenant_id: int) -> list[Dispatch]:
         """Send the tenant's next held jobs, as many as it has free slots."""
         with self._writing() as connection:
-            return self._hand_over(connection, self._release(connection, tenant_id, utcnow()))
+            released = self._release(connection, tenant_id, utcnow(), stamp=self._stamp)
+            return self._hand_over(connection, released)
 
     def confirm(self, dispatch: Dispatch) -> None:
         """The queue took the message."""
@@ -444,7 +459,8 @@ class JobStore:
             )
             if claimed.tenant_id is None:
                 return []
-            return self._hand_over(connection, self._release(connection, claimed.tenant_id, now))
+            released = self._release(connection, claimed.tenant_id, now, stamp=self._stamp)
+            return self._hand_over(connection, released)
 
     def retry_later(
         self, claimed: Claimed, run_at: datetime, *, error: str, public_error: str | None
@@ -462,7 +478,7 @@ class JobStore:
                     state=QUEUED,
                     token=token,
                     run_at=run_at,
-                    dispatched_at=None,
+                    dispatched_at=now if self._stamp else None,
                     updated_at=now,
                     last_error=first_lines(error),
                     public_error=public_error,
@@ -470,7 +486,7 @@ class JobStore:
             ).rowcount
             dispatches = [Dispatch(claimed.id, token, run_at)] if changed else []
             if claimed.tenant_id is not None:
-                dispatches += self._release(connection, claimed.tenant_id, now)
+                dispatches += self._release(connection, claimed.tenant_id, now, stamp=self._stamp)
             return self._hand_over(connection, dispatches)
 
     # -- the sweeper: recovery after crashes, and pruning -------------------------------
@@ -490,7 +506,8 @@ class JobStore:
                 .limit(limit)
             ).all()
             dispatches = [
-                self._send(connection, row.id, row.token, row.run_at, now) for row in rows
+                self._send(connection, row.id, row.token, row.run_at, now, stamp=self._stamp)
+                for row in rows
             ]
             return self._hand_over(connection, [d for d in dispatches if d is not None])
 
@@ -612,9 +629,9 @@ class JobStore:
                 )
             )
             if row.tenant_id is None:
-                dispatches = [self._send(connection, job_id, None, now, now)]
+                dispatches = [self._send(connection, job_id, None, now, now, stamp=self._stamp)]
             else:
-                dispatches = self._release(connection, row.tenant_id, now)
+                dispatches = self._release(connection, row.tenant_id, now, stamp=self._stamp)
             left = self._hand_over(connection, [d for d in dispatches if d is not None])
         return row, left
 
@@ -644,7 +661,7 @@ class JobStore:
                 raise JobStateConflict(f"Job {job_id} changed meanwhile; look at it again.")
             dispatches = []
             if row.tenant_id is not None:
-                dispatches = self._release(connection, row.tenant_id, now)
+                dispatches = self._release(connection, row.tenant_id, now, stamp=self._stamp)
             left = self._hand_over(connection, dispatches)
         return row, left
 
