@@ -117,3 +117,39 @@ def test_the_worker_command_says_what_is_wrong_with_its_settings(
     assert result.returncode == 1
     assert "Error: JOBS_URL='amqp://rabbit' is not a queue this platform runs on" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_job_tables_match_their_migration(platform: object) -> None:
+    """The models of ``jobs`` and ``job_schedules`` and revision 0003 agree, on both backends."""
+    import warnings
+
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy.exc import SAWarning
+
+    from tenants.jobs.models import JobRecord, JobSchedule
+    from tenants.registry.models import RegistryBase
+
+    with platform.engine.begin() as connection:  # type: ignore[attr-defined]
+        context = MigrationContext.configure(connection)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Skipped unsupported reflection", SAWarning)
+            warnings.filterwarnings("ignore", "autogenerate skipping", UserWarning)
+            diff = compare_metadata(context, RegistryBase.metadata)
+    ours = {JobRecord.__tablename__, JobSchedule.__tablename__}
+    about_ours = [d for d in diff if ours & {getattr(x, "name", None) for x in _tables_of(d)}]
+    assert about_ours == []
+
+
+def _tables_of(change: Any) -> list[Any]:
+    """The table objects a compare_metadata change refers to (they come nested, or in tuples)."""
+    found: list[Any] = []
+    items = change if isinstance(change, list) else [change]
+    for item in items:
+        for part in item if isinstance(item, tuple) else (item,):
+            table = getattr(part, "table", None)
+            if table is not None:
+                found.append(table)
+            elif hasattr(part, "columns") and hasattr(part, "name"):
+                found.append(part)
+    return found
