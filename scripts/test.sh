@@ -25,6 +25,8 @@ fi
 export REQUIRE_POSTGRES=1
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+# The layers (pyproject.toml [tool.importlinter]): no tenant app in the kernel, no cycles.
+.venv/bin/lint-imports
 .venv/bin/python -m pytest "$@"
 # Once more with asserts stripped, as `python -O` runs in production: nothing may rely on them.
 if [ $# -eq 0 ]; then

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tenants.lifecycle import MIN_PASSWORD_LENGTH, valid_email
 from tenants.registry.models import PlatformAdmin
+from tenants.validation import MIN_PASSWORD_LENGTH, valid_email
 
 if TYPE_CHECKING:
     from tenants.kernel import Platform

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
@@ -22,9 +22,18 @@ from sqlalchemy.orm import Session
 
 from tenants import lifecycle
 from tenants.admins import InvalidAdmin, create_admin
+from tenants.console.extensions import platform_of
+from tenants.jobs.cli import jobs_cli  # also puts the job tables in RegistryBase.metadata
 from tenants.registry import service
-from tenants.registry.models import SLUG_HOLDING_STATUSES, Tenant, TenantStatus, utcnow
+from tenants.registry.models import (
+    SLUG_HOLDING_STATUSES,
+    RegistryBase,
+    Tenant,
+    TenantStatus,
+    utcnow,
+)
 from tenants.storage import migrations
+from tenants.storage.revisions import InvalidRevision, new_revision
 
 if TYPE_CHECKING:
     from tenants.kernel import Platform
@@ -42,11 +51,12 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     lifecycle.SlugTaken,
     lifecycle.TenantNotFound,
     InvalidAdmin,
+    InvalidRevision,
 )
 
 
 def _platform() -> Platform:
-    return current_app.extensions["tenants_platform"]
+    return platform_of()
 
 
 def friendly_errors(command: F) -> F:
@@ -78,6 +88,42 @@ def db_upgrade() -> None:
     click.echo(f"Platform database at revision {revision}.")
 
 
+_MESSAGE = click.option("-m", "--message", required=True, help="What the revision changes.")
+_AUTOGENERATE = click.option(
+    "--autogenerate",
+    is_flag=True,
+    help="Write the operations that bring a database at the head to the current models.",
+)
+_REV_ID = click.option("--rev-id", default=None, help="The revision id (default: random).")
+
+
+@db_cli.command("revision")
+@_MESSAGE
+@_AUTOGENERATE
+@_REV_ID
+@friendly_errors
+def db_revision(message: str, autogenerate: bool, rev_id: str | None) -> None:
+    """Create a platform-database revision (registry models) in its history."""
+    made = new_revision(
+        migrations.PLATFORM_SCRIPTS,
+        message,
+        metadata=RegistryBase.metadata,
+        autogenerate=autogenerate,
+        rev_id=rev_id,
+    )
+    click.echo(f"Created {made.path}; review it, then run 'flask --app tenants.wsgi db upgrade'.")
+    _warn_unchecked(made.unchecked_indexes)
+
+
+def _warn_unchecked(indexes: Sequence[str]) -> None:
+    if indexes:
+        click.echo(
+            "Autogenerate cannot compare expression indexes; add these to the revision by "
+            "hand (op.create_index(..., [sa.text(...)])): " + ", ".join(indexes),
+            err=True,
+        )
+
+
 @tenants_cli.command("create")
 @click.argument("slug")
 @click.option("--name", required=True, help="Display name of the workspace.")
@@ -94,6 +140,28 @@ def tenants_create(slug: str, name: str, owner_email: str, owner_password: str, 
         actor="cli",
     )
     click.echo(f"Created {tenant.slug}: {platform.settings.url_for_tenant(tenant.slug)}")
+
+
+@tenants_cli.command("revision")
+@_MESSAGE
+@_AUTOGENERATE
+@_REV_ID
+@friendly_errors
+def tenants_revision(message: str, autogenerate: bool, rev_id: str | None) -> None:
+    """Create a tenant-storage revision in the tenant app's history (TENANT_APP)."""
+    tenant_app = _platform().tenant_app
+    made = new_revision(
+        tenant_app.migrations,
+        message,
+        metadata=tenant_app.metadata,
+        autogenerate=autogenerate,
+        rev_id=rev_id,
+    )
+    click.echo(
+        f"Created {made.path} for {tenant_app.name}; review it, then run "
+        "'flask --app tenants.wsgi tenants migrate'."
+    )
+    _warn_unchecked(made.unchecked_indexes)
 
 
 @tenants_cli.command("list")
@@ -165,8 +233,6 @@ def admin_create(email: str, password: str) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from tenants.jobs.cli import jobs_cli
-
     app.cli.add_command(admin_cli)
     app.cli.add_command(db_cli)
     app.cli.add_command(jobs_cli)
@@ -208,8 +274,7 @@ def _first_line(error: BaseException) -> str:
 
 
 def _head() -> str:
-    # Read at call time: the tenant history's location is the module's current one.
-    return migrations.head_revision(migrations.TENANT_SCRIPTS)
+    return migrations.head_revision(_platform().tenant_app.migrations)
 
 
 def _fleet(platform: Platform, slugs: Sequence[str]) -> list[_FleetTenant]:

@@ -3,29 +3,41 @@
 One :class:`Platform` per process ties the parts together and is the WSGI
 application that serves everything::
 
-    platform = Platform(Settings.from_environ())
+    platform = Platform(Settings.from_environ())   # serves TENANT_APP's tenant app
     application = platform  # gunicorn tenants.wsgi:application
+
+The platform knows tenant apps only through :mod:`tenants.contract`: it loads the
+:class:`~tenants.contract.TenantApp` that ``TENANT_APP`` names (or the one it is
+given) and hands each tenant app its :class:`~tenants.contract.TenantServices`.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from tenants import lifecycle
+from tenants.cli import register_commands
+from tenants.console import create_console_app, route_segments
+from tenants.contract import PlatformLinks, TenantApp, TenantServices, load_tenant_app
 from tenants.database import create_platform_engine
 from tenants.dispatch.cache import AppCache
 from tenants.dispatch.path import PathDispatcher
+from tenants.dispatch.requestlog import RequestLog
 from tenants.dispatch.resolver import TenantResolver
 from tenants.dispatch.subdomain import SubdomainDispatcher
-from tenants.registry.record import TenantRecord
+from tenants.jobs.runtime import close_runtime, forget_runtime_after_fork, runtime_of
+from tenants.jobs.tenant_api import TenantJobs
+from tenants.keys import derive_tenant_secret
+from tenants.registry.models import Tenant
+from tenants.registry.record import TenantRecord, TenantStatus
 from tenants.registry.slugs import RESERVED_SLUGS
-from tenants.registry.store import TenantRegistry
+from tenants.registry.snapshot import TenantRegistry
 from tenants.settings import Settings
-from tenants.sqla import ENGINE
 from tenants.storage import PostgresStorage, SQLiteStorage, TenantStorage
 
 if TYPE_CHECKING:
@@ -35,8 +47,12 @@ if TYPE_CHECKING:
 class Platform:
     """Everything one process needs to serve the platform and all its tenants."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, tenant_app: TenantApp | None = None) -> None:
         self.settings = settings
+        #: The product served to every tenant (``TENANT_APP``).
+        self.tenant_app = (
+            tenant_app if tenant_app is not None else load_tenant_app(settings.tenant_app)
+        )
         self.engine = create_platform_engine(
             settings.database_url,
             pool_size=settings.pool_size,
@@ -53,24 +69,26 @@ class Platform:
             for name, url in settings.tenant_databases.items()
         }
         self.storage: TenantStorage = (
-            PostgresStorage(self.engine, self.tenant_engines)
+            PostgresStorage(self.engine, self.tenant_app, self.tenant_engines)
             if settings.is_postgres
-            else SQLiteStorage.beside(settings.database_url, settings.instance_path)
+            else SQLiteStorage.beside(
+                settings.database_url, settings.instance_path, self.tenant_app
+            )
         )
-        self.apps: AppCache[Flask] = AppCache(settings.app_cache_size, release=self.release_app)
+        self.apps: AppCache[WSGIApplication] = AppCache(
+            settings.app_cache_size, release=self.release_app
+        )
+        # The services handed to each cached app, by the app's identity (released with it).
+        self._services: dict[int, TenantServices] = {}
         self.registry = TenantRegistry(
             self.engine, poll_seconds=settings.registry_poll_seconds, on_change=self.tenant_changed
         )
         self.resolve = TenantResolver(self.registry.get, self.apps, self.build_tenant_app)
-
-        from tenants.console import create_console_app
-
         self.console = create_console_app(self)
+        register_commands(self.console)
         self.wsgi_app = self._build_dispatcher()
 
     def _build_dispatcher(self) -> WSGIApplication:
-        from tenants.console import route_segments
-
         dispatcher: WSGIApplication
         if self.settings.tenant_routing == "path":
             dispatcher = PathDispatcher(
@@ -81,8 +99,6 @@ class Platform:
             )
         else:
             dispatcher = SubdomainDispatcher(self.settings.base_domain, self.console, self.resolve)
-        from tenants.dispatch.requestlog import RequestLog
-
         # A request id and one log line per request, whatever answers it (tenant, platform,
         # or the dispatcher's own 400/403/404/503 pages).
         dispatcher = RequestLog(dispatcher)
@@ -97,31 +113,95 @@ class Platform:
 
     # -- tenant apps ----------------------------------------------------------------
 
-    def build_tenant_app(self, tenant: TenantRecord) -> Flask:
-        from tenants.workspace.factory import create_app
+    def services_for(
+        self, tenant: TenantRecord, config: Mapping[str, Any] | None = None
+    ) -> TenantServices:
+        """What the tenant app of ``tenant`` may use: see :class:`TenantServices`."""
+        settings = self.settings
+        path_routing = settings.tenant_routing == "path"
+        prefix = f"/{tenant.slug}" if path_routing else ""
+        slug = tenant.slug
 
-        return create_app(tenant, platform=self)
+        def read_tenant() -> TenantRecord | None:
+            self.registry.refresh(force=True)
+            return self.registry.get(slug)
+
+        def write_tenant(**changes: Any) -> TenantRecord:
+            row = lifecycle.update_tenant(self, slug, **changes)
+            return TenantRecord.from_row(row)
+
+        return TenantServices(
+            tenant=tenant,
+            secret_key=derive_tenant_secret(settings.secret_key, tenant.id),
+            links=PlatformLinks(
+                scheme=settings.url_scheme,
+                tenant_base=settings.host_for(slug) + prefix,
+                path_prefix=prefix,
+            ),
+            debug=settings.debug,
+            instance_path=settings.instance_path,
+            password_hash_method=settings.password_hash_method,
+            ratelimit_storage_url=settings.ratelimit_storage_url,
+            config_overrides=MappingProxyType(dict(config or {})),
+            open_engine=lambda: self.storage.engine_for(tenant.id),
+            close_engine=self.storage.release,
+            read_tenant=read_tenant,
+            write_tenant=write_tenant,
+            open_jobs=lambda: TenantJobs(tenant, lambda: runtime_of(self)),
+        )
+
+    def build_tenant_app(
+        self, tenant: TenantRecord, config: Mapping[str, Any] | None = None
+    ) -> WSGIApplication:
+        """Build ``tenant``'s app with the tenant app's factory (the cache calls this)."""
+        services = self.services_for(tenant, config)
+        try:
+            app = self.tenant_app.create_app(tenant, services)
+        except BaseException:
+            services.close()
+            raise
+        self._services[id(app)] = services
+        return app
+
+    def services_of(self, app: WSGIApplication) -> TenantServices | None:
+        """The services handed to ``app``, a tenant app this platform built and still caches."""
+        return self._services.get(id(app))
 
     def tenant_changed(self, tenant_id: int) -> None:
         """The registry says a tenant changed: rebuild its app, re-read where it lives."""
         self.apps.discard(tenant_id)
         self.storage.forget(tenant_id)
 
-    def release_app(self, app: Flask) -> None:
-        engine = app.extensions.get(ENGINE)
-        if engine is not None:
-            self.storage.release(engine)
+    def release_app(self, app: WSGIApplication) -> None:
+        """Free what a built app holds (its storage engine): it left the cache."""
+        services = self._services.pop(id(app), None)
+        if services is not None:
+            services.close()
 
-    def tenant_app(self, slug: str) -> Flask | None:
+    def tenant_app_for(self, slug: str) -> WSGIApplication | None:
         """The cached app of an active tenant (for tools and tests)."""
         tenant = self.registry.get(slug)
         if tenant is None or not tenant.is_active:
             return None
         return self.apps.get(tenant.id, tenant.version, lambda: self.build_tenant_app(tenant))
 
+    def describe_tenant(self, tenant: Tenant) -> Mapping[str, object] | None:
+        """What the tenant app says about a tenant's storage (the admin console shows it)."""
+        has_storage = tenant.status in (TenantStatus.ACTIVE, TenantStatus.SUSPENDED)
+        if not has_storage or not self.storage.exists(tenant.id):
+            # Never open missing storage: on SQLite that would create an empty file.
+            return None
+        engine = self.storage.engine_for(tenant.id)
+        try:
+            with engine.connect() as connection:
+                return dict(self.tenant_app.describe(connection))
+        finally:
+            self.storage.release(engine)
+
     def close(self) -> None:
-        """Release every cached app and the engine (tests, shutdown, after fork)."""
+        """Release every cached app, the job runtime and the engines (tests, shutdown)."""
         self.apps.clear()
+        close_runtime(self)
         for engine in (self.engine, *self.tenant_engines.values()):
             engine.dispose()
 
@@ -129,11 +209,15 @@ class Platform:
         """In a new worker process: never share pooled connections with the parent."""
         for engine in (self.engine, *self.tenant_engines.values()):
             engine.dispose(close=False)
+        forget_runtime_after_fork(self)
         self.apps.clear()
 
     def __repr__(self) -> str:
         settings = self.settings
-        return f"<Platform {settings.base_domain} {self.storage.kind} {settings.tenant_routing}>"
+        return (
+            f"<Platform {settings.base_domain} {self.storage.kind} {settings.tenant_routing} "
+            f"{self.tenant_app.name}>"
+        )
 
 
 _current: Platform | None = None
@@ -141,22 +225,19 @@ _current_lock = threading.Lock()
 
 
 def current_platform() -> Platform:
-    """The process's platform: installed by ``tenants.wsgi``, or else built from the environment."""
-    global _current
-    if _current is None:
-        with _current_lock:
-            if _current is None:
-                _current = Platform(Settings.from_environ())
-    return _current
+    """The process's installed platform (``tenants.wsgi`` installs it); never a hidden new one."""
+    platform = _current
+    if platform is None:
+        raise RuntimeError(
+            "No platform is installed in this process: import tenants.wsgi (which builds one "
+            "from the environment), or call install_platform(Platform(settings))."
+        )
+    return platform
 
 
 def install_platform(platform: Platform | None) -> Platform | None:
     """Make ``platform`` the process's current one; return the one it replaces."""
     global _current
-    previous, _current = _current, platform
+    with _current_lock:
+        previous, _current = _current, platform
     return previous
-
-
-def platform_of(app: Any) -> Platform:
-    """The platform an app (tenant or console) belongs to."""
-    return app.extensions["tenants_platform"]

@@ -14,27 +14,25 @@ exactly one claim commits; the others get :class:`SlugTaken`.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from tenants.contract import NewOwner
 from tenants.registry import service
 from tenants.registry.models import DEFAULT_DATABASE, Tenant, TenantStatus
 from tenants.registry.service import SlugTaken, TenantNotFound
 from tenants.registry.slugs import InvalidSlug, validate_slug
-from tenants.workspace.models import Role, User
+from tenants.validation import MIN_PASSWORD_LENGTH, valid_email
 
 if TYPE_CHECKING:
     from tenants.kernel import Platform
 
 log = logging.getLogger(__name__)
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-MIN_PASSWORD_LENGTH = 8
-
 __all__ = [
+    "MIN_PASSWORD_LENGTH",
     "InvalidSignup",
     "InvalidSlug",
     "NewTenant",
@@ -45,11 +43,8 @@ __all__ = [
     "provision_tenant",
     "resume_tenant",
     "suspend_tenant",
+    "valid_email",
 ]
-
-
-def valid_email(email: str) -> bool:
-    return len(email) <= 254 and _EMAIL.match(email) is not None
 
 
 class ProvisioningAbandoned(RuntimeError):
@@ -125,10 +120,12 @@ def provision_tenant(
         )
         tenant_id = tenant.id
 
-    owner = User(email=request.owner_email, name="", password_hash=password_hash, role=Role.OWNER)
+    owner = NewOwner(email=request.owner_email, password_hash=password_hash)
+    owner_ids: list[int] = []
 
     def add_owner(tenant_session: Session) -> None:
-        tenant_session.add(owner)
+        # The tenant app fills its own storage: the platform knows no user model.
+        owner_ids.append(platform.tenant_app.provision(tenant_session, owner))
 
     try:
         revision = platform.storage.create(tenant_id, add_owner)
@@ -147,7 +144,7 @@ def provision_tenant(
         raise
     finally:
         platform.registry.invalidate()
-    return ProvisionedTenant(id=tenant_id, slug=request.slug, owner_id=owner.id)
+    return ProvisionedTenant(id=tenant_id, slug=request.slug, owner_id=owner_ids[0])
 
 
 def _abandon(platform: Platform, tenant_id: int) -> None:

@@ -88,6 +88,8 @@ class Settings:
     password_hash_method: str = "scrypt"
     #: More PostgreSQL databases for tenant schemas, by name ("default" is DATABASE_URL).
     tenant_databases: dict[str, str] = field(default_factory=dict)
+    #: The tenant app the platform serves ("package.module:attribute", a TenantApp).
+    tenant_app: str = "tenants.workspace:app"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -134,6 +136,7 @@ class Settings:
             ratelimit_storage_url=environ.get("RATELIMIT_STORAGE_URL") or "memory://",
             password_hash_method=environ.get("PASSWORD_HASH_METHOD") or "scrypt",
             tenant_databases=_tenant_databases(environ.get("TENANT_DATABASES", ""), database_url),
+            tenant_app=(environ.get("TENANT_APP") or "tenants.workspace:app").strip(),
         )
 
     def hash_password(self, password: str) -> str:

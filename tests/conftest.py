@@ -1,92 +1,57 @@
-"""Fixtures: a real platform on SQLite and on PostgreSQL.
+"""Fixtures: a real platform on SQLite and on PostgreSQL, from the ``tenants.testing`` plugin.
 
-PostgreSQL comes from ``TEST_POSTGRES_URL`` (default: the local server). The session
-creates a throw-away database, migrates it once, and each test starts from an empty
-registry with no tenant schemas. Without a server the PostgreSQL tests are skipped,
-except in CI (``CI`` or ``REQUIRE_POSTGRES`` set), where they fail.
+The plugin (registered by the package's ``pytest11`` entry point) makes the platform,
+its databases and the tenants; this file only gives its fixtures the short names our
+tests use, and keeps what only our own tests need (a second PostgreSQL database, path
+routing by module).
 """
 
 from __future__ import annotations
 
 import os
-import secrets
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from werkzeug.test import Client
 
-from tenants import lifecycle
-from tenants.kernel import Platform, install_platform
+from tenants.kernel import Platform
 from tenants.settings import Settings
-from tenants.storage import migrations
+from tenants.testing import (
+    DEFAULT_POSTGRES_URL,
+    FAST_HASH,
+    PASSWORD,
+    TEST_SECRET_KEY,
+    postgres_required,
+    reset_postgres,
+)
 
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-TEST_SECRET = "test-secret-key-0123456789abcdef"
-#: Fast hashing in tests; the production default (scrypt) is tested on its own.
-FAST_HASH = "pbkdf2:sha256:1000"
-PASSWORD = "correct-horse-battery"
+DEFAULT_PG = DEFAULT_POSTGRES_URL
+TEST_SECRET = TEST_SECRET_KEY
 
-
-def postgres_required() -> bool:
-    return bool(os.environ.get("CI") or os.environ.get("REQUIRE_POSTGRES"))
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, with the platform schema."""
-    admin_url = os.environ.get("TEST_POSTGRES_URL", DEFAULT_PG)
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"tenants_test_{os.getpid()}_{secrets.token_hex(3)}"
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except sa.exc.OperationalError as error:
-        admin.dispose()
-        message = f"PostgreSQL is not reachable at {admin_url}: {error.orig}"
-        if postgres_required():
-            pytest.fail(message + " (CI requires it; start the server)")
-        pytest.skip(message)
-    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        migrations.upgrade(migrations.PLATFORM_SCRIPTS, connection)
-    engine.dispose()
-    yield url
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
-
-
-def reset_postgres(url: str) -> None:
-    """Empty the registry and drop every tenant schema: each test starts clean."""
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        schemas = connection.execute(
-            sa.text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%'")
-        ).scalars()
-        for schema in schemas:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        connection.exec_driver_sql(
-            "TRUNCATE audit_log, platform_admins, tenants RESTART IDENTITY CASCADE"
-        )
-        connection.exec_driver_sql("UPDATE registry_clock SET generation = 0")
-    engine.dispose()
+__all__ = ["FAST_HASH", "PASSWORD", "TEST_SECRET", "postgres_required", "reset_postgres"]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest) -> str:
+    """Our tests' name for the backend; modules narrow it with parametrize("backend", ...)."""
     return request.param
 
 
 @pytest.fixture
-def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    if backend == "postgres":
-        url = request.getfixturevalue("postgres_url")
-        reset_postgres(url)
-        return url
-    return f"sqlite:///{tmp_path / 'platform.db'}"
+def tenants_backend(backend: str) -> str:
+    return backend
+
+
+@pytest.fixture
+def postgres_url(tenants_postgres_url: str) -> str:
+    return tenants_postgres_url
+
+
+@pytest.fixture
+def database_url(tenants_database_url: str) -> str:
+    return tenants_database_url
 
 
 @pytest.fixture
@@ -96,42 +61,23 @@ def routing() -> str:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path, routing: str) -> Settings:
-    return Settings(
-        database_url=database_url,
-        base_domain="example.com",
-        secret_key=TEST_SECRET,
-        tenant_routing=routing,
-        instance_path=tmp_path,
-        registry_poll_seconds=0.2,
-        password_hash_method=FAST_HASH,
-    )
+def tenants_settings_overrides(routing: str) -> Mapping[str, Any]:
+    return {"tenant_routing": routing}
 
 
 @pytest.fixture
-def make_platform(settings: Settings) -> Iterator[Callable[..., Platform]]:
-    """Build platforms over the test database (several share it, like processes)."""
-    built: list[Platform] = []
-
-    def make(**changes: object) -> Platform:
-        platform = Platform(settings.with_changes(**changes) if changes else settings)
-        if not built and platform.settings.is_sqlite:
-            with platform.engine.begin() as connection:
-                migrations.upgrade(migrations.PLATFORM_SCRIPTS, connection)
-        built.append(platform)
-        return platform
-
-    yield make
-    for platform in built:
-        platform.close()
+def settings(tenants_settings: Settings) -> Settings:
+    return tenants_settings
 
 
 @pytest.fixture
-def platform(make_platform: Callable[..., Platform]) -> Iterator[Platform]:
-    platform = make_platform()
-    previous = install_platform(platform)
-    yield platform
-    install_platform(previous)
+def make_platform(make_tenants_platform: Callable[..., Platform]) -> Callable[..., Platform]:
+    return make_tenants_platform
+
+
+@pytest.fixture
+def platform(tenants_platform: Platform) -> Platform:
+    return tenants_platform
 
 
 @pytest.fixture
@@ -139,34 +85,20 @@ def client(platform: Platform) -> Client:
     return Client(platform)
 
 
-@pytest.fixture
-def create_tenant(platform: Platform) -> Callable[..., lifecycle.ProvisionedTenant]:
-    def create(
-        slug: str, name: str | None = None, email: str | None = None
-    ) -> lifecycle.ProvisionedTenant:
-        return lifecycle.provision_tenant(
-            platform,
-            lifecycle.NewTenant(
-                slug=slug,
-                display_name=name or slug.title(),
-                owner_email=email or f"owner@{slug}.test",
-                owner_password=PASSWORD,
-            ),
-        )
-
-    return create
-
-
 @pytest.fixture(scope="session")
-def second_postgres_url(postgres_url: str) -> Iterator[str]:
+def second_postgres_url(tenants_postgres_url: str) -> Iterator[str]:
     """Another empty PostgreSQL database, for tenants placed on a second server."""
     admin = sa.create_engine(
         os.environ.get("TEST_POSTGRES_URL", DEFAULT_PG), isolation_level="AUTOCOMMIT"
     )
-    name = f"{sa.engine.make_url(postgres_url).database}_second"
+    name = f"{sa.engine.make_url(tenants_postgres_url).database}_second"
     with admin.connect() as connection:
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield sa.engine.make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    yield (
+        sa.engine.make_url(tenants_postgres_url)
+        .set(database=name)
+        .render_as_string(hide_password=False)
+    )
     with admin.connect() as connection:
         connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.dispose()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from werkzeug.test import Client, TestResponse
 
-from tests.conftest import PASSWORD
+from tenants.testing import PASSWORD, handoff_of
 
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 
@@ -43,3 +44,10 @@ def add_member(
         headers={"Host": host},
         data={"csrf_token": token, "email": email, "password": password, "role": role},
     )
+
+
+def follow_handoff(client: Client, signup_page: TestResponse) -> TestResponse:
+    """Do what the hand-over page's script does: POST its form to the tenant."""
+    url, fields = handoff_of(signup_page)
+    parts = urlsplit(url)
+    return client.post(parts.path, headers={"Host": parts.netloc}, data=fields)

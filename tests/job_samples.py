@@ -14,10 +14,10 @@ from typing import Any
 from flask import current_app, has_app_context
 from sqlalchemy import func, select
 
+from tenants.appkit import db
 from tenants.database import sqlite_write_intent
 from tenants.jobs import JobContext, JobError, platform_job, tenant_job
-from tenants.workspace.extensions import db
-from tenants.workspace.models import Note
+from tenants.notes.models import Note
 
 #: Set by the first job in a process to check that no context variable leaks to the next.
 LEAK_PROBE: dict[str, Any] = {}

@@ -27,9 +27,10 @@ from tenants.jobs.runtime import JobRuntime, close_runtime, install_runtime
 from tenants.jobs.settings import JobSettings
 from tenants.jobs.worker import JobWorker
 from tenants.kernel import Platform
+from tenants.notes.models import Note
 from tenants.settings import Settings
-from tenants.workspace.models import Note
-from tests.conftest import TEST_SECRET, postgres_required
+from tenants.testing import TEST_SECRET_KEY as TEST_SECRET
+from tenants.testing import postgres_required
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"

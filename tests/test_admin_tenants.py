@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from tenants.accounts.models import User
 from tenants.admins import create_admin
 from tenants.registry import service
 from tenants.registry.models import AuditEntry, Tenant, TenantStatus
-from tenants.workspace.models import User
 from tests.conftest import PASSWORD
 from tests.helpers import csrf_token
 from tests.test_admin_auth import ADMIN_EMAIL, HOST, log_in_admin

@@ -448,3 +448,27 @@ def test_health_endpoints_answer_without_logging_in(client: Client) -> None:
     for path, body in (("/healthz", {"status": "ok"}), ("/readyz", {"status": "ready"})):
         response = client.get(path, headers={"Host": "example.com"})
         assert (response.status_code, response.json) == (200, body)
+
+
+def test_the_package_carries_both_migration_histories_and_its_templates() -> None:
+    """The wheel (and so the image) holds what `db upgrade` and `tenants migrate` need."""
+    import tomllib
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["tenants"]
+    package = ROOT / "tenants"
+    shipped = {path for pattern in patterns for path in package.glob(pattern) if path.is_file()}
+    needed = [
+        *package.glob("registry/migrations/**/*.py"),
+        *package.glob("workspace/migrations/**/*.py"),
+        *package.glob("*/migrations/script.py.mako"),
+        *package.glob("**/templates/**/*.html"),
+        package / "web" / "static" / "handoff.js",
+    ]
+    needed = [path for path in needed if "__pycache__" not in path.parts]
+    assert len(needed) > 30
+    missing = sorted(str(path.relative_to(ROOT)) for path in needed if path not in shipped)
+    assert missing == []
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "PYTHONPATH" not in dockerfile and "COPY migrations" not in dockerfile

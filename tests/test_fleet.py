@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from tenants.registry import service
 from tenants.registry.models import AuditEntry, Tenant, TenantStatus, utcnow
 from tenants.storage import migrations
+from tenants.workspace import HISTORY
 
 NEW_REVISION = "fleet_test_note_flag"
 NEW_MIGRATION = '''"""Add notes.fleet_flag (a revision that only the fleet tests apply)
@@ -54,11 +56,11 @@ def cli(platform):
 
 @pytest.fixture
 def shipped_head() -> str:
-    return migrations.head_revision(migrations.TENANT_SCRIPTS)
+    return migrations.head_revision(HISTORY)
 
 
 @pytest.fixture
-def new_migration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shipped_head: str):
+def new_migration(platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shipped_head: str):
     """Deploy a new tenant revision: a copy of the tenant history with one more file.
 
     Call the returned function after creating the tenants (new tenants would be stamped
@@ -67,18 +69,18 @@ def new_migration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shipped_head:
 
     def deploy() -> str:
         scripts = tmp_path / "tenant-migrations"
-        shutil.copytree(
-            migrations.TENANT_SCRIPTS, scripts, ignore=shutil.ignore_patterns("__pycache__")
-        )
+        shutil.copytree(HISTORY, scripts, ignore=shutil.ignore_patterns("__pycache__"))
         (scripts / "versions" / f"{NEW_REVISION}.py").write_text(
             NEW_MIGRATION.format(revision=NEW_REVISION, down=shipped_head)
         )
-        monkeypatch.setattr(migrations, "TENANT_SCRIPTS", scripts)
-        migrations._script_directory.cache_clear()
+        deployed = dataclasses.replace(platform.tenant_app, migrations=scripts)
+        monkeypatch.setattr(platform, "tenant_app", deployed)
+        monkeypatch.setattr(platform.storage, "tenant_app", deployed)
+        migrations.forget_scripts()
         return NEW_REVISION
 
     yield deploy
-    migrations._script_directory.cache_clear()
+    migrations.forget_scripts()
 
 
 def run_sql(platform, tenant_id: int, statement: str) -> None:

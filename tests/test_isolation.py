@@ -8,8 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import Client
 
-from tenants.workspace.factory import derive_tenant_secret
-from tenants.workspace.models import Note, User
+from tenants.accounts.models import User
+from tenants.keys import derive_tenant_secret
+from tenants.notes.models import Note
 from tests.helpers import login
 
 

@@ -59,8 +59,8 @@ def test_list_retry_discard_and_run_from_the_command_line(
         ).all()
     assert [tuple(row) for row in audited] == [("cli", "job.retry"), ("cli", "job.discard")]
 
-    ran = cli(platform, "run", "workspace.purge_spent_login_tokens", "--tenant", "acme")
-    assert ran.exit_code == 0 and "Queued workspace.purge_spent_login_tokens" in ran.output
+    ran = cli(platform, "run", "accounts.purge_spent_login_tokens", "--tenant", "acme")
+    assert ran.exit_code == 0 and "Queued accounts.purge_spent_login_tokens" in ran.output
     job_id = ran.output.strip().rsplit(" ", 1)[1].rstrip(".")
     with running_worker(jobs):
         assert wait_for(lambda: finished(jobs, job_id)).state == "succeeded"
@@ -75,8 +75,8 @@ def test_the_command_line_refuses_what_it_cannot_do(
     lifecycle.suspend_tenant(platform, "acme", actor="test")
     for args, message in [
         (("run", "no.such_job"), "No job named “no.such_job”"),
-        (("run", "workspace.purge_spent_login_tokens"), "add --tenant SLUG"),
-        (("run", "workspace.purge_spent_login_tokens", "--tenant", "acme"), "No active tenant"),
+        (("run", "accounts.purge_spent_login_tokens"), "add --tenant SLUG"),
+        (("run", "accounts.purge_spent_login_tokens", "--tenant", "acme"), "No active tenant"),
         (("run", "jobs.prune_records", "--tenant", "acme"), "takes no --tenant"),
         (("list", "--tenant", "nobody"), "No tenant “nobody”"),
         (("worker", "--threads", "0"), "--threads is at least 1"),

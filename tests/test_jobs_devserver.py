@@ -51,7 +51,7 @@ def test_the_development_server_runs_the_nightly_job_of_the_demo_tenant(tmp_path
             with engine.connect() as connection:
                 states = connection.execute(
                     sa.text(
-                        "SELECT state FROM jobs WHERE name = 'workspace.purge_spent_login_tokens' "
+                        "SELECT state FROM jobs WHERE name = 'accounts.purge_spent_login_tokens' "
                         "AND tenant_slug = 'acme'"
                     )
                 ).scalars()
@@ -59,7 +59,7 @@ def test_the_development_server_runs_the_nightly_job_of_the_demo_tenant(tmp_path
 
         wait_for(nightly_done, 30, log.read_text())
         engine.dispose()
-        wait_for(lambda: "workspace.purge_spent_login_tokens" in log.read_text(), 10)
+        wait_for(lambda: "accounts.purge_spent_login_tokens" in log.read_text(), 10)
         assert "succeeded" in log.read_text()
     finally:
         server.terminate()

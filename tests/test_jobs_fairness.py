@@ -150,15 +150,19 @@ def test_the_sweeper_releases_held_jobs_a_crash_left_waiting(
 
 
 @pytest.fixture
-def every_minute() -> Iterator[object]:
+def every_minute(jobs: JobRuntime, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:  # noqa: F811
     def mark(ctx: object) -> None:
-        from tenants.workspace.extensions import db
-        from tenants.workspace.models import Note
+        from tenants.appkit import db
+        from tenants.notes.models import Note
 
         db.session.add(Note(title="mark", body=""))
         db.session.commit()
 
     definition = tenant_job("tests.every_minute", every=timedelta(minutes=1))(mark)
+    # Known to this runtime as if this module were listed in JOBS_IMPORTS.
+    monkeypatch.setattr(
+        jobs, "settings", jobs.settings.with_changes(imports=(*jobs.settings.imports, __name__))
+    )
     yield definition
     catalog.forget("tests.every_minute")
 

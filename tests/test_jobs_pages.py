@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 from werkzeug.test import Client
 
 from tenants import lifecycle
+from tenants.accounts.models import UsedLoginToken, utcnow
 from tenants.admins import create_admin
 from tenants.jobs.runtime import JobRuntime
 from tenants.kernel import Platform
 from tenants.registry.models import AuditEntry
-from tenants.workspace.models import UsedLoginToken, utcnow
-from tests.conftest import PASSWORD
+from tenants.testing import PASSWORD
 from tests.helpers import add_member, csrf_token, login
 from tests.job_samples import fail_until, record_notes
 from tests.jobs_support import (  # noqa: F401 - fixtures
@@ -163,8 +163,8 @@ def test_an_owner_starts_the_cleanup_and_follows_it_until_done(
     create_tenant: Create,
 ) -> None:
     acme = create_tenant("acme")
-    app = platform.tenant_app("acme")
-    from tenants.workspace.extensions import db
+    app = platform.tenant_app_for("acme")
+    from tenants.appkit import db
 
     with app.app_context():
         db.session.add_all(
@@ -186,7 +186,7 @@ def test_an_owner_starts_the_cleanup_and_follows_it_until_done(
     assert waiting.status_code == 200 and waiting.headers["Refresh"] == "2"
     assert "waiting for a worker" in waiting.get_data(as_text=True)
     row = jobs.store.get(job_id)
-    assert (row.tenant_id, row.name) == (acme.id, "workspace.purge_spent_login_tokens")
+    assert (row.tenant_id, row.name) == (acme.id, "accounts.purge_spent_login_tokens")
 
     with running_worker(jobs):
         wait_for(lambda: finished(jobs, job_id))

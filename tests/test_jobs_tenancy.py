@@ -24,9 +24,9 @@ from tests.jobs_support import (  # noqa: F401 - fixtures
 
 
 def seed_note(platform: Platform, slug: str, title: str) -> None:
-    app = platform.tenant_app(slug)
-    from tenants.workspace.extensions import db
-    from tenants.workspace.models import Note
+    app = platform.tenant_app_for(slug)
+    from tenants.appkit import db
+    from tenants.notes.models import Note
 
     with app.app_context():
         db.session.add(Note(title=title, body=""))
@@ -45,7 +45,7 @@ def test_acme_then_globex_then_acme_each_sees_and_writes_only_its_own_rows(
     handles = []
     for position, slug in enumerate(["acme", "globex", "acme"]):
         # Enqueued from inside the tenant's own app: the tenant is stamped automatically.
-        with platform.tenant_app(slug).test_request_context("/"):
+        with platform.tenant_app_for(slug).test_request_context("/"):
             handles.append(record_notes.enqueue(label=f"{position}-{slug}"))
     assert [h.tenant_id for h in handles] == [acme.id, globex.id, acme.id]
 

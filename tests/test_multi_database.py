@@ -81,7 +81,9 @@ def test_delete_and_migrate_reach_the_right_database(sharded, second_postgres_ur
     acme = create(sharded, "acme")
     globex = create(sharded, "globex")
     second = acme if sharded.registry.get("acme").database == "second" else globex
-    assert sharded.storage.migrate(second.id) == migrations.head_revision()
+    assert sharded.storage.migrate(second.id) == migrations.head_revision(
+        sharded.tenant_app.migrations
+    )
     lifecycle.delete_tenant(sharded, second.slug)
     assert f"tenant_{second.id}" not in schemas_in(second_postgres_url)
     assert sharded.storage.existing_ids() == {acme.id, globex.id} - {second.id}

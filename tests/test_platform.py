@@ -145,6 +145,22 @@ def test_get_user_functions_work_outside_app_context(platform, create_tenant) ->
     assert get_user_for_subdomain("nope") is None
 
 
+def test_tenant_for_functions_and_create_app_use_the_installed_platform(
+    platform, create_tenant
+) -> None:
+    import tenants
+    from tenants.kernel import current_platform
+
+    create_tenant("acme", name="Acme Corporation")
+    assert current_platform() is platform
+    tenant = tenants.tenant_for_subdomain("ACME")
+    assert tenant is not None and tenants.tenant_for_prefix("acme") == tenant
+    assert tenants.get_user_for_subdomain is tenants.tenant_for_subdomain
+    app = tenants.create_app(tenant, {"MAX_CONTENT_LENGTH": 77})
+    assert app.config["TENANT_SLUG"] == "acme" and app.config["MAX_CONTENT_LENGTH"] == 77
+    platform.release_app(app)
+
+
 def test_registry_unreachable_answers_503_not_another_app(
     platform, client: Client, create_tenant
 ) -> None:

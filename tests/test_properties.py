@@ -14,7 +14,7 @@ from tenants import lifecycle
 from tenants.kernel import Platform
 from tenants.registry.slugs import InvalidSlug, validate_slug
 from tests.conftest import PASSWORD
-from tests.helpers import csrf_token
+from tests.helpers import csrf_token, handoff_of
 
 TENANTS = ("acme", "globex", "a-1")
 LATIN1 = st.characters(min_codepoint=0, max_codepoint=255)
@@ -60,7 +60,10 @@ def canonical(host: str) -> str:
 @PROPERTY_SETTINGS
 @given(host=hosts())
 def test_any_host_is_its_own_tenant_or_refused(seeded: Platform, host: str) -> None:
-    response = Client(seeded).get("/login", environ_overrides={"HTTP_HOST": host})
+    # No cookie jar: werkzeug's test client cannot build a URL for hosts like "xn--".
+    response = Client(seeded, use_cookies=False).get(
+        "/login", environ_overrides={"HTTP_HOST": host}
+    )
     assert response.status_code in {200, 400, 404}
     served = response.headers.get("X-Tenant")
     if served is not None:
@@ -122,9 +125,9 @@ def test_signup_creates_exactly_the_canonical_slug_or_refuses(
         expected = validate_slug(subdomain)
     except InvalidSlug:
         expected = None
-    if response.status_code == 303:
+    if response.status_code == 200:
         assert expected is not None
-        assert response.headers["Location"].startswith(f"http://{expected}.example.com/")
+        assert handoff_of(response)[0].startswith(f"http://{expected}.example.com/")
         assert platform.registry.get(expected) is not None
         lifecycle.delete_tenant(platform, expected)  # the next example may reuse the name
     else:

@@ -52,7 +52,7 @@ def _fail_after_owner(storage):
 
 
 STEPS = {
-    "create-tables": lambda mp, _: mp.setattr(backends.WorkspaceBase.metadata, "create_all", _fail),
+    "create-tables": lambda mp, p: mp.setattr(p.tenant_app.metadata, "create_all", _fail),
     "stamp-revision": lambda mp, _: mp.setattr(backends.migrations, "stamp_head", _fail),
     "add-owner": lambda mp, p: mp.setattr(p.storage, "create", _fail_after_owner(p.storage)),
     "move-file-into-place": lambda mp, _: mp.setattr(os, "replace", _fail),

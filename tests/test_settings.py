@@ -98,3 +98,27 @@ def test_tenant_databases_setting_is_validated() -> None:
             Settings.from_environ({"DATABASE_URL": pg, "TENANT_DATABASES": bad}, load_dotenv=False)
     with pytest.raises(SettingsError, match="PostgreSQL"):
         Settings.from_environ({"TENANT_DATABASES": "eu=postgresql://u@h/eu"}, load_dotenv=False)
+
+
+def test_tenant_app_setting_defaults_to_the_workspace() -> None:
+    assert Settings.from_environ({}, load_dotenv=False).tenant_app == "tenants.workspace:app"
+    chosen = Settings.from_environ({"TENANT_APP": " examples.guestbook:app "}, load_dotenv=False)
+    assert chosen.tenant_app == "examples.guestbook:app"
+
+
+def test_wsgi_entry_point_refuses_to_start_with_an_unknown_tenant_app(tmp_path) -> None:
+    env = {
+        **os.environ,
+        "INSTANCE_PATH": str(tmp_path),
+        "SECRET_KEY": "x" * 32,
+        "TENANT_APP": "no_such_product:app",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import tenants.wsgi"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert "TENANT_APP='no_such_product:app': there is no module" in result.stderr

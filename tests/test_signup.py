@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import threading
-from urllib.parse import urlsplit
 
 import pytest
 from werkzeug.test import Client
 
-from tenants.tokens import make_login_token
-from tenants.workspace.factory import derive_tenant_secret
+from tenants.accounts.tokens import make_login_token
+from tenants.keys import derive_tenant_secret
 from tests.conftest import PASSWORD
-from tests.helpers import csrf_token
+from tests.helpers import csrf_token, follow_handoff, handoff_of
 
 ROOT = {"Host": "example.com"}
 
@@ -29,44 +28,54 @@ def signup(client: Client, **fields: str):
     return client.post("/signup", headers=ROOT, data=data)
 
 
-def follow_to_tenant(client: Client, location: str):
-    parts = urlsplit(location)
-    return client.get(parts.path, headers={"Host": parts.netloc})
-
-
-def test_signup_lands_logged_in_on_the_tenant(platform, client: Client) -> None:
+def test_signup_hands_the_owner_over_by_a_post_with_no_token_in_any_url(
+    platform, client: Client
+) -> None:
     response = signup(client)
-    assert response.status_code == 303
-    location = response.headers["Location"]
-    assert location.startswith("http://acme.example.com/login/token/")
-    landed = follow_to_tenant(client, location)
-    assert landed.status_code == 302 and landed.headers["Location"] == "/"
+    assert response.status_code == 200
+    assert "Location" not in response.headers
+    assert response.headers["Cache-Control"] == "no-store"
+    page = response.get_data(as_text=True)
+    assert "Continue to your workspace" in page  # works without JavaScript
+    assert '<script src="/static/handoff.js">' in page  # a file: no inline script for CSP
+    url, fields = handoff_of(response)
+    assert url == "http://acme.example.com/login/handoff"
+    assert set(fields) == {"token"} and fields["token"] not in url
+    landed = follow_handoff(client, response)
+    assert landed.status_code == 303 and landed.headers["Location"] == "/"
     home = client.get("/", headers={"Host": "acme.example.com"})
     assert home.status_code == 200
     assert "Acme Corporation" in home.get_data(as_text=True)
     assert platform.registry.get("acme").status == "active"
 
 
-def test_login_token_works_once(client: Client) -> None:
-    location = signup(client).headers["Location"]
-    assert follow_to_tenant(client, location).headers["Location"] == "/"
+def test_the_handoff_script_is_served(client: Client) -> None:
+    script = client.get("/static/handoff.js", headers=ROOT)
+    body = script.get_data(as_text=True)
+    script.close()
+    assert script.status_code == 200 and "submit()" in body
+
+
+def test_sign_in_token_works_once(client: Client) -> None:
+    response = signup(client)
+    assert follow_handoff(client, response).headers["Location"] == "/"
     other = Client(client.application)
-    replay = follow_to_tenant(other, location)
-    assert replay.headers["Location"].startswith("/login")
+    replay = follow_handoff(other, response)
+    assert replay.status_code == 303 and replay.headers["Location"].startswith("/login")
     assert other.get("/", headers={"Host": "acme.example.com"}).status_code == 302
 
 
-def test_login_token_expires(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    import tenants.tokens
+def test_sign_in_token_expires(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tenants.accounts.tokens
 
-    location = signup(client).headers["Location"]
-    monkeypatch.setattr(tenants.tokens, "LOGIN_TOKEN_MAX_AGE", -1)
+    response = signup(client)
+    monkeypatch.setattr(tenants.accounts.tokens, "LOGIN_TOKEN_MAX_AGE", -1)
     other = Client(client.application)
-    assert follow_to_tenant(other, location).headers["Location"].startswith("/login")
+    assert follow_handoff(other, response).headers["Location"].startswith("/login")
     assert other.get("/", headers={"Host": "acme.example.com"}).status_code == 302
 
 
-def test_login_token_of_one_tenant_is_refused_by_another(
+def test_sign_in_token_of_one_tenant_is_refused_by_another(
     platform, client: Client, create_tenant
 ) -> None:
     acme = create_tenant("acme")
@@ -74,9 +83,23 @@ def test_login_token_of_one_tenant_is_refused_by_another(
     token = make_login_token(
         derive_tenant_secret(platform.settings.secret_key, acme.id), acme.id, 1
     )
-    response = client.get(f"/login/token/{token}", headers={"Host": "globex.example.com"})
+    globex = {"Host": "globex.example.com"}
+    response = client.post("/login/handoff", headers=globex, data={"token": token})
     assert response.headers["Location"].startswith("/login")
-    assert client.get("/", headers={"Host": "globex.example.com"}).status_code == 302
+    assert client.get("/", headers=globex).status_code == 302
+
+
+def test_a_token_in_a_url_signs_nobody_in(platform, client: Client, create_tenant) -> None:
+    acme = create_tenant("acme")
+    token = make_login_token(
+        derive_tenant_secret(platform.settings.secret_key, acme.id), acme.id, acme.owner_id
+    )
+    acme_host = {"Host": "acme.example.com"}
+    old_link = client.get(f"/login/token/{token}", headers=acme_host)
+    assert old_link.status_code == 410
+    assert "Log in with your email and password" in old_link.get_data(as_text=True)
+    assert client.get(f"/login/handoff?token={token}", headers=acme_host).status_code == 405
+    assert client.get("/", headers=acme_host).status_code == 302
 
 
 INVALID = [
@@ -110,7 +133,7 @@ def test_invalid_signup_is_422_with_the_message_by_the_field(
 
 
 def test_taken_subdomain_is_409_whatever_the_case(platform, client: Client) -> None:
-    assert signup(client).status_code == 303
+    assert signup(client).status_code == 200
     again = signup(Client(client.application), subdomain="ACME")
     assert again.status_code == 409
     assert "is taken" in again.get_data(as_text=True)
@@ -119,8 +142,8 @@ def test_taken_subdomain_is_409_whatever_the_case(platform, client: Client) -> N
 
 def test_subdomain_is_stored_canonical(platform, client: Client) -> None:
     response = signup(client, subdomain="  Acme-Corp ")
-    assert response.status_code == 303
-    assert response.headers["Location"].startswith("http://acme-corp.example.com/")
+    assert response.status_code == 200
+    assert handoff_of(response)[0].startswith("http://acme-corp.example.com/")
     assert platform.registry.get("acme-corp") is not None
 
 
@@ -162,7 +185,7 @@ def test_concurrent_signups_for_one_name_exactly_one_wins(make_platform) -> None
         thread.start()
     for thread in threads:
         thread.join(60)
-    assert sorted(statuses) == [303] + [409] * 7
+    assert sorted(statuses) == [200] + [409] * 7
     assert len(platforms[0].storage.existing_ids()) == 1
     platforms[0].registry.refresh(force=True)
     assert platforms[0].registry.get("contested").status == "active"

@@ -26,9 +26,9 @@ from werkzeug.test import Client
 
 from tenants import lifecycle
 from tenants.kernel import Platform
+from tenants.notes.models import Note
 from tenants.settings import Settings
 from tenants.storage import migrations
-from tenants.workspace.models import Note
 from tests.conftest import PASSWORD, reset_postgres
 from tests.helpers import login
 

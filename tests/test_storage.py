@@ -10,7 +10,6 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import SAWarning
 
 from tenants.storage import migrations
-from tenants.workspace.models import WorkspaceBase
 
 
 def _schema_diff(platform, tenant_id: int) -> list:
@@ -25,14 +24,14 @@ def _schema_diff(platform, tenant_id: int) -> list:
                 # SQLite cannot reflect expression indexes (lower(email)); PostgreSQL can.
                 warnings.filterwarnings("ignore", "Skipped unsupported reflection", SAWarning)
                 warnings.filterwarnings("ignore", "autogenerate skipping", UserWarning)
-                return compare_metadata(context, WorkspaceBase.metadata)
+                return compare_metadata(context, platform.tenant_app.metadata)
     finally:
         platform.storage.release(engine)
 
 
 def test_new_tenant_is_stamped_at_head(platform, create_tenant) -> None:
     acme = create_tenant("acme")
-    head = migrations.head_revision()
+    head = migrations.head_revision(platform.tenant_app.migrations)
     assert platform.storage.revision(acme.id) == head
     assert platform.registry.get("acme").storage_revision == head
 
@@ -45,7 +44,7 @@ def test_models_match_the_migration_history(platform) -> None:
             connection.exec_driver_sql(f'CREATE SCHEMA "tenant_{tenant_id}"')
     try:
         revision = platform.storage.migrate(tenant_id)
-        assert revision == migrations.head_revision()
+        assert revision == migrations.head_revision(platform.tenant_app.migrations)
         assert _schema_diff(platform, tenant_id) == []
         engine = platform.storage.engine_for(tenant_id)
         with engine.connect() as connection:
@@ -69,7 +68,7 @@ def test_created_storage_matches_models(platform, create_tenant) -> None:
 
 def test_migrate_is_idempotent(platform, create_tenant) -> None:
     acme = create_tenant("acme")
-    head = migrations.head_revision()
+    head = migrations.head_revision(platform.tenant_app.migrations)
     assert platform.storage.migrate(acme.id) == head
     assert platform.storage.migrate(acme.id) == head
 

@@ -9,7 +9,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 from werkzeug.test import Client, TestResponse
 
-from tenants.workspace.models import Note, Role, User
+from tenants.accounts.models import Role, User
+from tenants.notes.models import Note
 from tests.conftest import PASSWORD
 from tests.helpers import csrf_token, login
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import Client, TestResponse
 
-from tenants.workspace.models import Note
+from tenants.notes.models import Note
 from tests.helpers import csrf_token, login
 
 ACME = "acme.example.com"

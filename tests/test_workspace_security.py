@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import Client, TestResponse
 
-from tenants.workspace.models import Note, User
+from tenants.accounts.models import User
+from tenants.notes.models import Note
 from tests.conftest import PASSWORD
 from tests.helpers import add_member, csrf_token, login
 

@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 from werkzeug.test import Client, TestResponse
 
 from tenants import lifecycle
+from tenants.accounts.settings_page import DEFAULT_ACCENT, valid_accent
 from tenants.registry.models import AuditEntry, Tenant
-from tenants.workspace.factory import DEFAULT_ACCENT, valid_accent
 from tests.helpers import add_member, csrf_token, login
 
 ACME = "acme.example.com"

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from werkzeug.test import Client, TestResponse
 
-from tenants.workspace.throttle import limiter
+from tenants.accounts.throttle import limiter
 from tests.conftest import PASSWORD
 from tests.helpers import csrf_token
 
@@ -84,7 +84,7 @@ def test_building_another_tenants_app_keeps_the_counters(platform, create_tenant
     fail(client, "owner@acme.test", ACCOUNT_LIMIT)
     create_tenant("globex")
     assert client.get("/login", headers={"Host": GLOBEX}).status_code == 200  # a new app
-    assert platform.tenant_app("globex") is not platform.tenant_app("acme")
+    assert platform.tenant_app_for("globex") is not platform.tenant_app_for("acme")
     assert attempt(client, "owner@acme.test", PASSWORD).status_code == 429
 
 
@@ -119,7 +119,7 @@ def test_one_address_is_limited_across_accounts(platform, create_tenant) -> None
 
 def test_limits_come_from_the_app_config(platform, create_tenant) -> None:
     create_tenant("acme")
-    platform.tenant_app("acme").config["LOGIN_LIMIT_PER_ACCOUNT"] = "2 per minute"
+    platform.tenant_app_for("acme").config["LOGIN_LIMIT_PER_ACCOUNT"] = "2 per minute"
     client = Client(platform)
     fail(client, "owner@acme.test", 2)
     assert attempt(client, "owner@acme.test", PASSWORD).status_code == 429
@@ -160,7 +160,7 @@ def test_redis_counters_are_shared_between_processes(redis_platforms, create_ten
     create_tenant("acme")
     fail(Client(first), "owner@acme.test", ACCOUNT_LIMIT)
     assert attempt(Client(second), "owner@acme.test", PASSWORD).status_code == 429
-    with first.tenant_app("acme").test_request_context():
+    with first.tenant_app_for("acme").test_request_context():
         assert type(limiter.storage).__name__ == "RedisStorage"
 
 
@@ -183,9 +183,9 @@ def test_switching_the_limiter_off_for_one_app_leaves_the_others_on(
     create_tenant("acme")
     create_tenant("globex")
     monkeypatch.setenv("WORKSPACE_RATELIMIT_ENABLED", "false")
-    assert platform.tenant_app("acme").config["RATELIMIT_ENABLED"] is False
+    assert platform.tenant_app_for("acme").config["RATELIMIT_ENABLED"] is False
     monkeypatch.delenv("WORKSPACE_RATELIMIT_ENABLED")
-    assert platform.tenant_app("globex").config.get("RATELIMIT_ENABLED", True) is True
+    assert platform.tenant_app_for("globex").config.get("RATELIMIT_ENABLED", True) is True
 
     client = Client(platform)
     fail(client, "owner@acme.test", ACCOUNT_LIMIT + 2)

@@ -1,41 +1,49 @@
-"""The platform app at the bare base domain: landing page, signup, admin console, health.
+"""The platform app at the bare base domain: landing page, signup, the admin console, health.
 
 Never reachable on a tenant host: the dispatcher sends only the bare domain here
-(and, in path mode, the paths whose first segment is not a tenant).
+(and, in path mode, the paths whose first segment is not a tenant). It knows tenant
+apps only through the platform's :class:`~tenants.contract.TenantApp`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
+from tenants.appkit.sqla import provide_engine
 from tenants.console import health, pages, signup
 from tenants.console import jobs as admin_jobs
 from tenants.console.admin import init_admin
-from tenants.console.extensions import csrf, registry_db
-from tenants.sqla import ENGINE_PROVIDER
-from tenants.web import STATIC_DIR, SharedTemplatesFlask, register_error_pages
+from tenants.console.extensions import attach_platform, csrf, registry_db
+from tenants.jobs.runtime import attach_runtime
+from tenants.keys import derive_console_secret
+from tenants.web import STATIC_DIR
+from tenants.web.errors import register_error_pages
+from tenants.web.shared import SharedFlask, SharedParts
 
 if TYPE_CHECKING:
     from tenants.kernel import Platform
 
+#: Every console app of the process (one per platform) shares its map and templates.
+PARTS = SharedParts("console")
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
 
 def create_console_app(platform: Platform, test_config: dict[str, Any] | None = None) -> Flask:
     settings = platform.settings
-    app = SharedTemplatesFlask(
+    app = SharedFlask(
         __name__,
-        root_path=str(STATIC_DIR.parent),
+        parts=PARTS,
+        template_folder=str(TEMPLATES),
         static_folder=str(STATIC_DIR),
         instance_path=str(settings.instance_path),
     )
     app.config.update(
-        SECRET_KEY=hmac.new(settings.secret_key.encode(), b"console", hashlib.sha256).hexdigest(),
+        SECRET_KEY=derive_console_secret(settings.secret_key),
         BASE_DOMAIN=settings.base_domain,
         TENANT_ROUTING=settings.tenant_routing,
-        SQLALCHEMY_DATABASE_URI=settings.database_url,
         SESSION_COOKIE_NAME="platform_session",
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.url_scheme == "https",
@@ -46,8 +54,9 @@ def create_console_app(platform: Platform, test_config: dict[str, Any] | None = 
     app.config.from_prefixed_env("CONSOLE")
     if test_config:
         app.config.update(test_config)
-    app.extensions["tenants_platform"] = platform
-    app.extensions[ENGINE_PROVIDER] = lambda: platform.engine
+    attach_platform(app, platform)
+    attach_runtime(app, platform)
+    provide_engine(app, lambda: platform.engine)
     registry_db.init_app(app)
     csrf.init_app(app)
     app.register_blueprint(pages.bp)
@@ -56,11 +65,7 @@ def create_console_app(platform: Platform, test_config: dict[str, Any] | None = 
     init_admin(app)
     app.register_blueprint(admin_jobs.bp)
     register_error_pages(app)
-
-    from tenants.cli import register_commands
-
-    register_commands(app)
-    return app
+    return app.ready()
 
 
 def route_segments(app: Flask) -> frozenset[str]:

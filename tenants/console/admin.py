@@ -20,7 +20,6 @@ from flask import (
     Blueprint,
     Flask,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -29,7 +28,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, logout_user
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
@@ -42,9 +41,8 @@ from tenants.console.admin_forms import (
     PlanForm,
     TenantSearchForm,
 )
-from tenants.console.extensions import registry_db
-from tenants.registry.models import SLUG_HOLDING_STATUSES, AuditEntry, Tenant, TenantStatus
-from tenants.workspace.models import User
+from tenants.console.extensions import platform_of, registry_db
+from tenants.registry.models import SLUG_HOLDING_STATUSES, AuditEntry, Tenant
 
 if TYPE_CHECKING:
     from tenants.kernel import Platform
@@ -57,7 +55,6 @@ MAX_PAGE = 1_000_000
 #: The newest audit entries shown on a tenant's page.
 AUDIT_ENTRIES_SHOWN = 200
 _LIVE = tuple(str(status) for status in SLUG_HOLDING_STATUSES)
-_HAS_STORAGE = (str(TenantStatus.ACTIVE), str(TenantStatus.SUSPENDED))
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -82,7 +79,7 @@ def _no_store(response: Response) -> Response:
 
 
 def _platform() -> Platform:
-    return current_app.extensions["tenants_platform"]
+    return platform_of()
 
 
 # -- the tenants list -----------------------------------------------------------------
@@ -188,7 +185,7 @@ def _tenant_page(
             is_live=row.status in _LIVE,
             url=platform.settings.url_for_tenant(row.slug),
             storage_location=platform.storage.location(row.id),
-            members=count_members(platform, row),
+            facts=describe(platform, row),
             audit=audit,
             plan_form=plan_form,
             delete_form=delete_form or DeleteForm(formdata=None),
@@ -198,20 +195,18 @@ def _tenant_page(
     )
 
 
-def count_members(platform: Platform, row: Tenant) -> int | None:
-    """How many users the tenant's storage holds; None when it has no readable storage."""
-    if row.status not in _HAS_STORAGE or not platform.storage.exists(row.id):
-        # Never open missing storage: on SQLite that would create an empty file.
-        return None
-    engine = platform.storage.engine_for(row.id)
+def describe(platform: Platform, row: Tenant) -> dict[str, object] | None:
+    """What the tenant app says about the tenant (``TenantApp.describe``), or None.
+
+    None when the tenant has no readable storage; a failure to read it is logged and
+    shown as unreadable rather than breaking the admin's page.
+    """
     try:
-        with engine.connect() as connection:
-            return connection.execute(select(func.count()).select_from(User)).scalar_one()
+        facts = platform.describe_tenant(row)
     except SQLAlchemyError:
-        log.exception("Could not count the members of tenant %s", row.id)
+        log.exception("Could not describe the storage of tenant %s", row.id)
         return None
-    finally:
-        platform.storage.release(engine)
+    return None if facts is None else dict(facts)
 
 
 # -- actions --------------------------------------------------------------------------

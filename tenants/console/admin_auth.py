@@ -1,6 +1,6 @@
 """Platform admins log in to the console: Flask-Login, CSRF, and a throttle on failures.
 
-The console has its own ``LoginManager`` (the workspace's one serves tenant apps), and
+The console has its own ``LoginManager`` (tenant apps have theirs), and
 its own ``Limiter`` per app: Flask-Limiter keeps its storage on the instance, so one
 instance shared by several platforms in a process would share (and reset) counters.
 Only failed log-ins count (``deduct_when``): per email, so one account cannot be
@@ -34,9 +34,9 @@ from werkzeug.wrappers import Response
 
 from tenants.admins import find_admin
 from tenants.console.admin_forms import AdminLoginForm
-from tenants.console.extensions import registry_db
+from tenants.console.extensions import platform_of, registry_db
 from tenants.registry.models import PlatformAdmin
-from tenants.workspace.auth import safe_next
+from tenants.web.redirects import safe_next
 
 #: Failed log-ins allowed before the console answers 429 (moving one-minute windows).
 FAILURES_PER_EMAIL = "5 per minute"
@@ -103,7 +103,7 @@ def _failed(response: Response) -> bool:
 
 def init_admin_auth(app: Flask) -> None:
     """Log-in, session loading and the failure throttle of the console ``app``."""
-    platform = app.extensions["tenants_platform"]
+    platform = platform_of(app)
     admin_login_manager.init_app(app)
     limiter = Limiter(
         get_remote_address,
@@ -145,7 +145,7 @@ def _dummy_hash() -> str:
     # Checking a password against a throw-away hash when the email is unknown makes
     # "no such admin" take as long as "wrong password": the timing reveals no emails.
     if _DUMMY_HASH not in current_app.extensions:
-        platform = current_app.extensions["tenants_platform"]
+        platform = platform_of()
         current_app.extensions[_DUMMY_HASH] = platform.settings.hash_password("not-a-password")
     return current_app.extensions[_DUMMY_HASH]
 

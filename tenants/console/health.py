@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from tenants.console.extensions import platform_of
 from tenants.registry.models import RegistryClock
 
 bp = Blueprint("health", __name__)
@@ -20,7 +21,7 @@ def healthz() -> tuple[dict[str, str], int]:
 @bp.get("/readyz")
 def readyz() -> tuple[dict[str, str], int]:
     """The registry can be read: this process can route requests."""
-    platform = current_app.extensions["tenants_platform"]
+    platform = platform_of()
     try:
         with platform.engine.connect() as connection:
             connection.execute(text("SELECT 1"))

@@ -7,13 +7,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from tenants.jobs.brokers import queue_depth
-from tenants.jobs.runtime import JobRuntime, runtime_of
+from tenants.jobs.runtime import JobRuntime, runtime_here
 from tenants.jobs.store import JobNotFound, JobStateConflict
 from tenants.registry.models import AuditEntry, Tenant
 
@@ -49,7 +49,7 @@ def _no_store(response: Response) -> Response:
 
 
 def _runtime() -> JobRuntime:
-    return runtime_of(current_app.extensions["tenants_platform"])
+    return runtime_here()
 
 
 def _filters(source: Any) -> dict[str, str]:

@@ -1,17 +1,23 @@
-"""Signup at the root domain: a new tenant, its owner, and a redirect into it, logged in."""
+"""Signup at the root domain: a new tenant, its owner, and the hand-over into it, signed in.
+
+The platform cannot set the tenant's host-only cookie, so the tenant app says how to
+hand the new owner over (``TenantApp.sign_in``: a URL and form fields, typically a
+signed single-use token). The answer is a page whose form POSTs those fields to the
+tenant: a small script submits it at once, and its button works without JavaScript.
+The token therefore never appears in a URL, so no access log records it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template
+from flask import Blueprint, render_template
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from tenants.console.extensions import platform_of
 from tenants.lifecycle import InvalidSignup, NewTenant, SlugTaken, provision_tenant
-from tenants.tokens import make_login_token
-from tenants.workspace.factory import derive_tenant_secret
 
 bp = Blueprint("signup", __name__)
 
@@ -41,7 +47,7 @@ def signup() -> Any:
         return render_template("console/signup.html", form=form)
     if not form.validate():
         return render_template("console/signup.html", form=form), 422
-    platform = current_app.extensions["tenants_platform"]
+    platform = platform_of()
     request = NewTenant(
         slug=form.subdomain.data or "",
         display_name=form.name.data or "",
@@ -56,8 +62,16 @@ def signup() -> Any:
     except SlugTaken as error:
         form.subdomain.errors.append(str(error))
         return render_template("console/signup.html", form=form), 409
-    settings = platform.settings
-    token = make_login_token(
-        derive_tenant_secret(settings.secret_key, tenant.id), tenant.id, tenant.owner_id
+    record = platform.registry.get(tenant.slug)
+    if record is None:  # not yet in this process's snapshot: read it now
+        platform.registry.refresh(force=True)
+        record = platform.registry.get(tenant.slug)
+    handoff = platform.tenant_app.sign_in(platform.services_for(record), tenant.owner_id)
+    page = render_template(
+        "console/handoff.html",
+        handoff=handoff,
+        name=request.display_name.strip(),
+        url=platform.settings.url_for_tenant(tenant.slug),
     )
-    return redirect(settings.url_for_tenant(tenant.slug, f"/login/token/{token}"), code=303)
+    # Not cached anywhere: the page carries a one-time credential.
+    return page, 200, {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}

@@ -31,13 +31,21 @@ class JobDeclarationError(ValueError):
 
 
 class UnknownJob(LookupError):
-    """No job by this name is declared in this process's code."""
+    """No job by this name is declared in this process's code, or this platform does not run it."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(
-            f"No job named “{name}” is declared in this version of the code; deploy the code "
-            "that declares it (or list its module in JOBS_IMPORTS), or discard the job."
-        )
+    def __init__(self, name: str, *, app: str | None = None) -> None:
+        if app is None:
+            message = (
+                f"No job named “{name}” is declared in this version of the code; deploy the "
+                "code that declares it (list it in the tenant app's TenantApp(jobs=...), or its "
+                "module in JOBS_IMPORTS), or discard the job."
+            )
+        else:
+            message = (
+                f"Job “{name}” is not one of the jobs of tenant app “{app}”: add it to its "
+                "TenantApp(jobs=...) (or its module to JOBS_IMPORTS), or discard the job."
+            )
+        super().__init__(message)
         self.name = name
 
 
@@ -72,22 +80,18 @@ class JobDefinition:
     # -- enqueuing: the runtime does the work; these read the way callers think ------
 
     def enqueue(self, **kwargs: Any) -> JobHandle:
-        """Queue this job. A tenant job takes the current tenant app's tenant.
+        """Queue this job. A tenant job takes the current tenant app's tenant (its services).
 
         Keyword options (not passed to the job): ``delay`` (seconds or timedelta) and
         ``unique_key`` (a second enqueue with the same key returns the first job).
         """
-        from tenants.jobs.runtime import enqueue
-
-        return enqueue(self, **kwargs)
+        return _queue(self, **kwargs)
 
     def enqueue_for(
         self, tenant: TenantRecord, *, platform: Platform | None = None, **kwargs: Any
     ) -> JobHandle:
         """Queue this tenant job for ``tenant`` explicitly (from outside its app)."""
-        from tenants.jobs.runtime import enqueue
-
-        return enqueue(self, tenant=tenant, platform=platform, **kwargs)
+        return _queue(self, tenant=tenant, platform=platform, **kwargs)
 
     def __call__(self, ctx: JobContext, **kwargs: Any) -> Any:
         return self.function(ctx, **kwargs)
@@ -95,6 +99,20 @@ class JobDefinition:
 
 _catalog: dict[str, JobDefinition] = {}
 _lock = threading.Lock()
+#: How definitions are queued: ``tenants.jobs.runtime.enqueue``, registered by that module
+#: when it is imported (it depends on this one, so this one must not import it).
+_enqueue: Callable[..., JobHandle] | None = None
+
+
+def use_enqueue(function: Callable[..., JobHandle]) -> None:
+    global _enqueue
+    _enqueue = function
+
+
+def _queue(definition: JobDefinition, **kwargs: Any) -> JobHandle:
+    if _enqueue is None:
+        raise RuntimeError("Import tenants.jobs (the job runtime) before queuing jobs.")
+    return _enqueue(definition, **kwargs)
 
 
 def _declare(

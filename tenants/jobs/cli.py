@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from tenants.jobs import catalog
-from tenants.jobs.runtime import runtime_of
+from tenants.jobs.runtime import runtime_here
 from tenants.jobs.store import JobNotFound, JobStateConflict
 from tenants.jobs.worker import JobWorker
 from tenants.registry.record import TenantStatus
@@ -24,7 +23,7 @@ jobs_cli = AppGroup("jobs", help="Background jobs: run a worker, list, retry and
 
 def _runtime() -> Any:
     try:
-        return runtime_of(current_app.extensions["tenants_platform"])
+        return runtime_here()
     except SettingsError as error:
         raise click.ClickException(str(error)) from None
 
@@ -130,7 +129,7 @@ def run(name: str, slug: str | None) -> None:
     """Queue job NAME now (for a tenant job, for --tenant SLUG)."""
     runtime = _runtime()
     try:
-        definition = catalog.get(name)
+        definition = runtime.job(name)
     except catalog.UnknownJob as error:
         raise click.ClickException(str(error)) from None
     if definition.for_tenants:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from tenants.contract import TenantServices
     from tenants.jobs.store import JobStore
     from tenants.kernel import Platform
     from tenants.registry.record import TenantRecord
@@ -32,6 +33,9 @@ class JobContext:
     platform: Platform
     #: The tenant the job runs in; None for a platform job.
     tenant: TenantRecord | None
+    #: The tenant app's services (storage engine, links, ``jobs``...); None for a platform
+    #: job. A Flask tenant app's job also runs in its app context (``db.session`` works).
+    services: TenantServices | None
     _store: JobStore = field(repr=False)
     _token: str = field(repr=False)
     _last_progress: float = field(default=0.0, repr=False)

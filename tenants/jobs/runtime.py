@@ -4,11 +4,17 @@ Enqueuing records the job (the platform database is the truth) and sends a messa
 ``(job id, token)`` through the broker. A worker that receives it starts the job only if
 the token is still the job's, opens exactly the job's tenant (after checking in the
 registry that it is active), runs the function in a fresh context, and records the end.
+
+Which jobs a platform runs: its own (``tenants.jobs``), those its tenant app lists in
+``TenantApp.jobs``, and those declared in the ``JOBS_IMPORTS`` modules. Any other job,
+even one declared in this process, is unknown here: a job of another product never runs
+in this platform's tenants.
 """
 
 from __future__ import annotations
 
 import contextvars
+import importlib
 import json
 import logging
 import os
@@ -29,13 +35,16 @@ from tenants.jobs import catalog
 from tenants.jobs.brokers import QUEUE, PlatformUnavailable, make_broker
 from tenants.jobs.catalog import JobDefinition, UnknownJob
 from tenants.jobs.context import JobContext, JobError
-from tenants.jobs.identity import TenantStamp, current_tenant_stamp
+from tenants.jobs.identity import TenantStamp, current_services
 from tenants.jobs.models import JobState, utcnow
 from tenants.jobs.settings import JobSettings
 from tenants.jobs.store import Claimed, Dispatch, JobStore, NewJob
 from tenants.registry.record import RegistryUnavailable, TenantStatus
 
 if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
+    from tenants.contract import TenantServices
     from tenants.kernel import Platform
     from tenants.registry.record import TenantRecord
 
@@ -43,8 +52,8 @@ log = logging.getLogger(__name__)
 
 #: The one Dramatiq actor: every job travels as ``run(job_id, token)``.
 ACTOR = "tenants_job"
-#: Modules whose import declares the tenant app's jobs (the reference workspace's).
-APP_MODULES = ("tenants.workspace.factory",)
+#: The platform's own jobs (pruning, fan-out) are declared under this package.
+SYSTEM_MODULE = "tenants.jobs"
 #: Shown to a tenant's people when a job failed for a reason that is not theirs to read.
 GENERIC_FAILURE = "The job failed; the platform's operators can see why."
 
@@ -101,8 +110,31 @@ class JobRuntime:
             options={},
         )
         self.fan_out_batch = settings.fan_out_batch
-        for module in (*APP_MODULES, *settings.imports):
-            __import__(module)
+        for module in settings.imports:
+            importlib.import_module(module)
+
+    # -- which jobs this platform runs ----------------------------------------------------
+
+    def runs(self, definition: JobDefinition) -> bool:
+        """Whether this platform runs ``definition`` (see the module docstring)."""
+        if definition in self.platform.tenant_app.jobs:
+            return True
+        module = definition.function.__module__
+        return any(
+            module == name or module.startswith(name + ".")
+            for name in (SYSTEM_MODULE, *self.settings.imports)
+        )
+
+    def job(self, name: str) -> JobDefinition:
+        """The definition of job ``name``, if this platform runs it; else :class:`UnknownJob`."""
+        definition = catalog.get(name)
+        if not self.runs(definition):
+            raise UnknownJob(name, app=self.platform.tenant_app.name)
+        return definition
+
+    def periodic_jobs(self) -> list[JobDefinition]:
+        """The periodic jobs this platform fires, by name."""
+        return [job for job in catalog.periodic_jobs() if self.runs(job)]
 
     # -- enqueue ------------------------------------------------------------------------
 
@@ -115,6 +147,8 @@ class JobRuntime:
         delay: timedelta | float | None = None,
         unique_key: str | None = None,
     ) -> JobHandle:
+        if not self.runs(definition):
+            raise UnknownJob(definition.name, app=self.platform.tenant_app.name)
         if definition.for_tenants and stamp is None:
             raise NoTenantHere(f"Job {definition.name} runs in a tenant; name the tenant.")
         if not definition.for_tenants and stamp is not None:
@@ -238,7 +272,7 @@ class JobRuntime:
                 public_error=GENERIC_FAILURE,
             )
         try:
-            definition = catalog.get(claimed.name)
+            definition = self.job(claimed.name)
         except UnknownJob as error:
             return self._failure(claimed, None, str(error), None)
         if definition.for_tenants != (claimed.tenant_id is not None):
@@ -249,9 +283,11 @@ class JobRuntime:
                 public_error=GENERIC_FAILURE,
             )
         tenant: TenantRecord | None = None
+        services: TenantServices | None = None
+        app: WSGIApplication | None
         if definition.for_tenants:
             try:
-                tenant, app, reason = self._open_tenant(claimed)
+                tenant, app, services, reason = self._open_tenant(claimed)
             except (SQLAlchemyError, RegistryUnavailable) as error:
                 raise PlatformUnavailable(f"cannot check tenant {claimed.tenant_id}") from error
             except Exception as error:  # e.g. the tenant's app cannot be built
@@ -268,6 +304,7 @@ class JobRuntime:
             max_attempts=claimed.max_attempts,
             platform=self.platform,
             tenant=tenant,
+            services=services,
             _store=self.store,
             _token=claimed.token,
         )
@@ -312,36 +349,41 @@ class JobRuntime:
 
     def _open_tenant(
         self, claimed: Claimed
-    ) -> tuple[TenantRecord | None, Flask | None, str | None]:
-        """The job's tenant and its app, or the reason the job must not run (fail closed)."""
+    ) -> tuple[TenantRecord | None, WSGIApplication | None, TenantServices | None, str | None]:
+        """The job's tenant, its app and services, or why the job must not run (fail closed)."""
         tenant_id = claimed.tenant_id
         if tenant_id is None:
-            return None, None, "The job names no tenant."
+            return None, None, None, "The job names no tenant."
         row = claimed.tenant_row
         if row is None:
-            return None, None, f"Tenant {tenant_id} does not exist."
+            return None, None, None, f"Tenant {tenant_id} does not exist."
         slug, status, version = row
         if status != TenantStatus.ACTIVE:
-            return None, None, f"Tenant “{slug}” is {status}."
+            return None, None, None, f"Tenant “{slug}” is {status}."
         registry = self.platform.registry
         record = registry.get(slug.lower())
         if record is None or record.version < max(version, claimed.tenant_version or 0):
             registry.refresh(force=True)
             record = registry.get(slug.lower())
         if record is None or record.id != tenant_id or not record.is_active:
-            return None, None, f"Tenant “{slug}” is not active in the registry."
-        app = self.platform.tenant_app(record.slug.lower())
-        if app is None or app.config.get("TENANT_ID") != tenant_id:
-            return None, None, f"Tenant “{slug}” has no app to run in."
-        return record, app, None
+            return None, None, None, f"Tenant “{slug}” is not active in the registry."
+        app = self.platform.tenant_app_for(record.slug.lower())
+        services = None if app is None else self.platform.services_of(app)
+        if app is None or services is None or services.tenant.id != tenant_id:
+            return None, None, None, f"Tenant “{slug}” has no app to run in."
+        return record, app, services, None
 
     def close(self) -> None:
         self.broker.close()
 
 
-def _call(definition: JobDefinition, context: JobContext, app: Flask, args: dict[str, Any]) -> Any:
-    with app.app_context():
-        return definition.function(context, **args)
+def _call(definition: JobDefinition, context: JobContext, app: object, args: dict[str, Any]) -> Any:
+    # A Flask tenant app (or the platform's app) gives the job its app context, so
+    # ``db.session`` is the tenant's; any other WSGI app's jobs use ``ctx.services``.
+    if isinstance(app, Flask):
+        with app.app_context():
+            return definition.function(context, **args)
+    return definition.function(context, **args)
 
 
 def _describe(error: BaseException) -> str:
@@ -351,51 +393,95 @@ def _describe(error: BaseException) -> str:
 
 # -- one runtime per platform --------------------------------------------------------------
 
+#: ``extensions`` key, on the platform's console app, of its :class:`RuntimeSlot`.
 _RUNTIME_KEY = "tenants.jobs.runtime"
-_runtime_lock = threading.Lock()
+
+
+class RuntimeSlot:
+    """Where a platform keeps its job runtime: made on first use, replaced by tests and tools.
+
+    Attached to the platform's console app, so the CLI and the admin pages reach the
+    runtime from ``current_app`` (:func:`runtime_here`).
+    """
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self._runtime: JobRuntime | None = None
+        self._lock = threading.Lock()
+
+    def get(self, settings: JobSettings | None = None) -> JobRuntime:
+        runtime = self._runtime
+        if runtime is None:
+            with self._lock:
+                runtime = self._runtime
+                if runtime is None:
+                    runtime = JobRuntime(
+                        self.platform,
+                        settings or JobSettings.from_environ(self.platform.settings),
+                    )
+                    self._runtime = runtime
+        return runtime
+
+    def replace(self, settings: JobSettings) -> JobRuntime:
+        with self._lock:
+            previous, self._runtime = self._runtime, None
+            if previous is not None:
+                previous.close()
+            runtime = self._runtime = JobRuntime(self.platform, settings)
+        return runtime
+
+    def close(self) -> None:
+        with self._lock:
+            runtime, self._runtime = self._runtime, None
+        if runtime is not None:
+            runtime.close()
+
+    def forget(self) -> None:
+        """In a forked child: make a new runtime on next use, never the parent's connections."""
+        self._lock = threading.Lock()
+        self._runtime = None
+
+
+def attach_runtime(app: Flask, platform: Platform) -> None:
+    """Give ``platform`` (whose console app is ``app``) its lazily made job runtime."""
+    app.extensions[_RUNTIME_KEY] = RuntimeSlot(platform)
+
+
+def _slot(app: Flask) -> RuntimeSlot:
+    slot = app.extensions.get(_RUNTIME_KEY)
+    if not isinstance(slot, RuntimeSlot):
+        raise RuntimeError(
+            f"{app!r} is not a platform's console app, so it has no job runtime; "
+            "pass the platform (runtime_of(platform), enqueue(..., platform=platform))."
+        )
+    return slot
 
 
 def runtime_of(platform: Platform, settings: JobSettings | None = None) -> JobRuntime:
     """The platform's job runtime, made on first use (from the environment by default)."""
-    extensions = platform.console.extensions
-    runtime = extensions.get(_RUNTIME_KEY)
-    if runtime is None:
-        with _runtime_lock:
-            runtime = extensions.get(_RUNTIME_KEY)
-            if runtime is None:
-                runtime = JobRuntime(
-                    platform, settings or JobSettings.from_environ(platform.settings)
-                )
-                extensions[_RUNTIME_KEY] = runtime
-    return runtime
+    return _slot(platform.console).get(settings)
+
+
+def runtime_here() -> JobRuntime:
+    """The job runtime of the platform whose console app is the current app (CLI, pages)."""
+    if not has_app_context():
+        raise RuntimeError(
+            "No platform app is active here; pass the platform (enqueue(..., platform=...))."
+        )
+    return _slot(current_app._get_current_object()).get()  # type: ignore[attr-defined]
 
 
 def install_runtime(platform: Platform, settings: JobSettings) -> JobRuntime:
     """Make (replacing any) the platform's job runtime with these settings (tools, tests)."""
-    with _runtime_lock:
-        previous = platform.console.extensions.pop(_RUNTIME_KEY, None)
-        if previous is not None:
-            previous.close()
-        runtime = JobRuntime(platform, settings)
-        platform.console.extensions[_RUNTIME_KEY] = runtime
-    return runtime
+    return _slot(platform.console).replace(settings)
 
 
 def close_runtime(platform: Platform) -> None:
-    with _runtime_lock:
-        runtime = platform.console.extensions.pop(_RUNTIME_KEY, None)
-    if runtime is not None:
-        runtime.close()
+    _slot(platform.console).close()
 
 
-def _platform_here(platform: Platform | None) -> Platform:
-    if platform is not None:
-        return platform
-    if has_app_context() and "tenants_platform" in current_app.extensions:
-        return current_app.extensions["tenants_platform"]
-    from tenants.kernel import current_platform
-
-    return current_platform()
+def forget_runtime_after_fork(platform: Platform) -> None:
+    _slot(platform.console).forget()
 
 
 def enqueue(
@@ -407,19 +493,24 @@ def enqueue(
     unique_key: str | None = None,
     **kwargs: Any,
 ) -> JobHandle:
-    """Queue ``definition``: a tenant job in the current tenant app's tenant (or ``tenant``)."""
-    stamp: TenantStamp | None = None
-    if definition.for_tenants:
-        if tenant is not None:
-            stamp = TenantStamp(tenant.id, tenant.slug, tenant.version)
-        else:
-            stamp = current_tenant_stamp()
-            if stamp is None:
-                raise NoTenantHere(
-                    f"Job {definition.name} runs in a tenant, and this code runs in none: "
-                    "enqueue it from the tenant's app, or with enqueue_for(tenant)."
-                )
-    elif tenant is not None:
+    """Queue ``definition``: a tenant job in the current tenant app's tenant (or ``tenant``).
+
+    From a tenant app this is ``services.jobs.enqueue``; from platform code name the
+    tenant (``tenant=``) and, outside the platform's own app, the platform.
+    """
+    if definition.for_tenants and tenant is None:
+        services = current_services()
+        if services is None:
+            raise NoTenantHere(
+                f"Job {definition.name} runs in a tenant, and this code runs in none: "
+                "enqueue it from the tenant's app, or with enqueue_for(tenant)."
+            )
+        return services.jobs.enqueue(definition, delay=delay, unique_key=unique_key, **kwargs)
+    if not definition.for_tenants and tenant is not None:
         raise NoTenantHere(f"Job {definition.name} is a platform job; it takes no tenant.")
-    runtime = runtime_of(_platform_here(platform))
+    runtime = runtime_of(platform) if platform is not None else runtime_here()
+    stamp = TenantStamp.of(tenant) if tenant is not None else None
     return runtime.enqueue(definition, stamp, kwargs, delay=delay, unique_key=unique_key)
+
+
+catalog.use_enqueue(enqueue)

@@ -34,7 +34,7 @@ def fan_out(ctx: JobContext, *, name: str, period: int, after_id: int = 0) -> di
     from tenants.jobs.runtime import runtime_of
 
     runtime = runtime_of(ctx.platform)
-    definition = catalog.get(name)
+    definition = runtime.job(name)
     batch = runtime.fan_out_batch
     tenants = runtime.store.active_tenants_after(after_id, batch)
     dispatches = runtime.store.add_many_for_tenants(
@@ -68,7 +68,7 @@ class Scheduler:
         """Fire what is due; return the names fired by this call."""
         now = time.time() if now is None else now
         fired = []
-        for definition in catalog.periodic_jobs():
+        for definition in self.runtime.periodic_jobs():
             periodic = definition.periodic
             if periodic is None:
                 continue

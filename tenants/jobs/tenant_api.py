@@ -1,21 +1,25 @@
-"""What a tenant app may know about its own jobs (an export's progress, a mail on its way).
+"""What a tenant app may do with its own jobs: ``services.jobs`` (:class:`TenantJobs`).
 
-Every function answers for the tenant of the current app only: a job id of another
-tenant is as unknown as one that never existed. Failures show only their public text.
+Enqueue one of the app's jobs (the tenant is stamped from the services, never passed
+by the caller), follow one (an export's progress, a mail on its way), list the recent
+ones. Every method answers for the services' tenant only: a job id of another tenant is
+as unknown as one that never existed. Failures show only their public text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-from flask import current_app
-
-from tenants.jobs.identity import current_tenant_stamp
+from tenants.jobs.catalog import JobDefinition
+from tenants.jobs.identity import TenantStamp
 from tenants.jobs.models import as_utc
-from tenants.jobs.runtime import NoTenantHere, runtime_of
+from tenants.jobs.runtime import JobHandle, JobRuntime, NoTenantHere
+
+if TYPE_CHECKING:
+    from tenants.registry.record import TenantRecord
 
 _ID_CHARS = frozenset("0123456789abcdef")
 
@@ -80,27 +84,56 @@ def _view(row: Any) -> JobView:
     )
 
 
-def _tenant_id() -> int:
-    stamp = current_tenant_stamp()
-    if stamp is None:
-        raise NoTenantHere("A tenant's jobs can be read only from that tenant's app.")
-    return stamp.id
+class TenantJobs:
+    """One tenant's background jobs, as its app sees them (``TenantServices.jobs``).
 
+    The platform makes one per services object; the job runtime behind it is made on
+    first use, so an app that never touches jobs never connects to the queue.
+    """
 
-def job_view(job_id: str) -> JobView | None:
-    """This tenant's job ``job_id``, or None (unknown, malformed, or another tenant's)."""
-    tenant_id = _tenant_id()
-    if len(job_id) != 32 or not set(job_id) <= _ID_CHARS:
-        return None
-    row = runtime_of(current_app.extensions["tenants_platform"]).store.get(job_id)
-    if row is None or row.tenant_id != tenant_id:
-        return None
-    return _view(row)
+    def __init__(self, tenant: TenantRecord, runtime: Callable[[], JobRuntime]) -> None:
+        self.tenant = tenant
+        self._runtime = runtime
 
+    def enqueue(
+        self,
+        job: JobDefinition | str,
+        /,
+        *,
+        delay: timedelta | float | None = None,
+        unique_key: str | None = None,
+        **arguments: Any,
+    ) -> JobHandle:
+        """Queue ``job`` (a definition of this app's, or its name) in this tenant.
 
-def recent_jobs(limit: int = 20, names: Sequence[str] = ()) -> list[JobView]:
-    """This tenant's newest jobs (optionally only those named), newest first."""
-    tenant_id = _tenant_id()
-    store = runtime_of(current_app.extensions["tenants_platform"]).store
-    rows, _ = store.search(tenant_id=tenant_id, names=names, limit=limit)
-    return [_view(row) for row in rows]
+        ``arguments`` are passed to the job (JSON values); ``delay`` (seconds or a
+        timedelta) starts it later; a second enqueue with the same ``unique_key`` returns
+        the first job instead of adding one.
+        """
+        runtime = self._runtime()
+        definition = runtime.job(job.name if isinstance(job, JobDefinition) else job)
+        if not definition.for_tenants:
+            raise NoTenantHere(
+                f"Job {definition.name} is a platform job; a tenant app queues only its "
+                "tenant jobs (@tenant_job)."
+            )
+        return runtime.enqueue(
+            definition, TenantStamp.of(self.tenant), arguments, delay=delay, unique_key=unique_key
+        )
+
+    def get(self, job_id: str) -> JobView | None:
+        """This tenant's job ``job_id``, or None (unknown, malformed, or another tenant's)."""
+        if len(job_id) != 32 or not set(job_id) <= _ID_CHARS:
+            return None
+        row = self._runtime().store.get(job_id)
+        if row is None or row.tenant_id != self.tenant.id:
+            return None
+        return _view(row)
+
+    def list_own(self, limit: int = 20, names: Sequence[str] = ()) -> list[JobView]:
+        """This tenant's newest jobs (optionally only those named), newest first."""
+        rows, _ = self._runtime().store.search(tenant_id=self.tenant.id, names=names, limit=limit)
+        return [_view(row) for row in rows]
+
+    def __repr__(self) -> str:
+        return f"<TenantJobs of {self.tenant.slug}>"

@@ -18,19 +18,24 @@ from sqlalchemy import Connection, Engine, bindparam, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from tenants.contract import TenantApp
 from tenants.database import create_sqlite_engine
 from tenants.registry.models import DEFAULT_DATABASE, Tenant
 from tenants.storage import migrations
-from tenants.workspace.models import WorkspaceBase
 
 #: Fills a new tenant's storage (the owner account) inside the creating transaction.
 Populate = Callable[[Session], None]
 
 
 class TenantStorage(ABC):
-    """The storage of every tenant on one kind of database."""
+    """The storage of every tenant on one kind of database.
+
+    What a tenant's storage holds comes from the tenant app: its tables
+    (``tenant_app.metadata``) and its Alembic history (``tenant_app.migrations``).
+    """
 
     kind: str
+    tenant_app: TenantApp
 
     @abstractmethod
     def location(self, tenant_id: int) -> str:
@@ -77,15 +82,16 @@ class SQLiteStorage(TenantStorage):
     kind = "sqlite"
     _FILE = re.compile(r"^tenant-(\d+)\.db$")
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, tenant_app: TenantApp) -> None:
         self.directory = directory
+        self.tenant_app = tenant_app
 
     @classmethod
-    def beside(cls, platform_url: str, fallback: Path) -> SQLiteStorage:
+    def beside(cls, platform_url: str, fallback: Path, tenant_app: TenantApp) -> SQLiteStorage:
         database = make_url(platform_url).database
         if database and database != ":memory:":
-            return cls(Path(database).resolve().parent)
-        return cls(fallback)
+            return cls(Path(database).resolve().parent, tenant_app)
+        return cls(fallback, tenant_app)
 
     def location(self, tenant_id: int) -> str:
         return str(self.directory / f"tenant-{tenant_id}.db")
@@ -108,7 +114,7 @@ class SQLiteStorage(TenantStorage):
         engine = create_sqlite_engine(self._url(building))
         try:
             with engine.begin() as connection:
-                revision = _fill(connection, populate, schema=None)
+                revision = _fill(self.tenant_app, connection, populate, schema=None)
             engine.dispose()
             # Fold the WAL into the file so that one rename moves the whole database.
             _checkpoint(building)
@@ -129,7 +135,9 @@ class SQLiteStorage(TenantStorage):
         engine = self.engine_for(tenant_id)
         try:
             with engine.begin() as connection:
-                return migrations.upgrade(migrations.TENANT_SCRIPTS, connection)
+                return migrations.upgrade(
+                    self.tenant_app.migrations, connection, metadata=self.tenant_app.metadata
+                )
         finally:
             engine.dispose()
 
@@ -167,8 +175,14 @@ class PostgresStorage(TenantStorage):
     _SCHEMA = re.compile(r"^tenant_(\d+)$")
     _PLACEMENT = select(Tenant.database).where(Tenant.id == bindparam("tenant_id"))
 
-    def __init__(self, engine: Engine, databases: Mapping[str, Engine] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        tenant_app: TenantApp,
+        databases: Mapping[str, Engine] | None = None,
+    ) -> None:
         self.engine = engine
+        self.tenant_app = tenant_app
         self.databases: dict[str, Engine] = {DEFAULT_DATABASE: engine, **(databases or {})}
         self._placement: dict[int, str] = {}
 
@@ -211,7 +225,7 @@ class PostgresStorage(TenantStorage):
         schema = self.location(tenant_id)
         with self._engine(tenant_id).begin() as connection:
             connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-            return _fill(_in_schema(connection, schema), populate, schema=schema)
+            return _fill(self.tenant_app, _in_schema(connection, schema), populate, schema=schema)
 
     def drop(self, tenant_id: int) -> None:
         with self._engine(tenant_id).begin() as connection:
@@ -232,7 +246,10 @@ class PostgresStorage(TenantStorage):
         schema = self.location(tenant_id)
         with self._engine(tenant_id).begin() as connection:
             return migrations.upgrade(
-                migrations.TENANT_SCRIPTS, _in_schema(connection, schema), schema=schema
+                self.tenant_app.migrations,
+                _in_schema(connection, schema),
+                schema=schema,
+                metadata=self.tenant_app.metadata,
             )
 
     def revision(self, tenant_id: int) -> str | None:
@@ -265,9 +282,11 @@ def _in_schema(connection: Connection, schema: str) -> Connection:
     return connection.execution_options(schema_translate_map={None: schema})
 
 
-def _fill(connection: Connection, populate: Populate, *, schema: str | None) -> str:
-    WorkspaceBase.metadata.create_all(connection)
-    revision = migrations.stamp_head(connection, schema)
+def _fill(
+    tenant_app: TenantApp, connection: Connection, populate: Populate, *, schema: str | None
+) -> str:
+    tenant_app.metadata.create_all(connection)
+    revision = migrations.stamp_head(tenant_app.migrations, connection, schema)
     with Session(bind=connection) as session:
         populate(session)
         session.flush()

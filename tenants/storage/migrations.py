@@ -1,4 +1,9 @@
-"""Running the two Alembic histories (platform and tenant) on a given connection."""
+"""Running Alembic histories (the platform's, and the tenant app's) on a given connection.
+
+The tenant history belongs to the tenant app (``TenantApp.migrations``); the platform
+history lives beside the registry (``tenants/registry/migrations``). Both ship inside the
+package, so an installed wheel can migrate.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, MetaData
 
-from tenants.settings import PROJECT_ROOT
-
-MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
-PLATFORM_SCRIPTS = MIGRATIONS_DIR / "platform"
-TENANT_SCRIPTS = MIGRATIONS_DIR / "tenant"
+#: The platform database's history (registry, admins, audit log).
+PLATFORM_SCRIPTS = Path(__file__).resolve().parent.parent / "registry" / "migrations"
 
 
 def alembic_config(
@@ -33,10 +35,18 @@ def _script_directory(location: Path) -> ScriptDirectory:
     return ScriptDirectory.from_config(alembic_config(location))
 
 
-def head_revision(location: Path = TENANT_SCRIPTS) -> str:
+def forget_scripts() -> None:
+    """Read the script directories again (after a revision was added to one)."""
+    _script_directory.cache_clear()
+
+
+def head_revision(location: Path) -> str:
     head = _script_directory(location).get_current_head()
-    if head is None:  # pragma: no cover - the project ships revisions
-        raise RuntimeError(f"No Alembic revisions under {location}.")
+    if head is None:
+        raise RuntimeError(
+            f"No Alembic revisions under {location}; create the first with "
+            "'flask --app tenants.wsgi tenants revision -m \"create my tables\"'."
+        )
     return head
 
 
@@ -45,18 +55,25 @@ def current_revision(connection: Connection, schema: str | None = None) -> str |
     return context.get_current_revision()
 
 
-def stamp_head(connection: Connection, schema: str | None = None) -> str:
+def stamp_head(location: Path, connection: Connection, schema: str | None = None) -> str:
     """Record the head revision without running any (the tables came from the models)."""
-    script = _script_directory(TENANT_SCRIPTS)
+    script = _script_directory(location)
     context = MigrationContext.configure(connection, opts={"version_table_schema": schema})
     context.stamp(script, "head")
-    return head_revision(TENANT_SCRIPTS)
+    return head_revision(location)
 
 
-def upgrade(location: Path, connection: Connection, schema: str | None = None) -> str | None:
+def upgrade(
+    location: Path,
+    connection: Connection,
+    schema: str | None = None,
+    *,
+    metadata: MetaData | None = None,
+) -> str | None:
     """Apply pending revisions of ``location`` on ``connection``; return the new revision.
 
     The caller owns the transaction: a failing revision rolls back with it.
     """
-    command.upgrade(alembic_config(location, connection, schema=schema), "head")
+    config = alembic_config(location, connection, schema=schema, target_metadata=metadata)
+    command.upgrade(config, "head")
     return current_revision(connection, schema)

@@ -1,18 +1,18 @@
-"""The workspace's front page: the latest notes and where to go next."""
+"""The workspace's front page: who is here, and a section from each product module."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
 from flask_login import login_required
 from sqlalchemy import func, select
 
-from tenants.workspace.extensions import db
-from tenants.workspace.models import Note, User
-from tenants.workspace.notes import recent_notes
+from tenants.accounts.models import User
+from tenants.appkit.models import db
 
 bp = Blueprint("home", __name__)
 
-RECENT_NOTES = 5
+#: ``app.extensions`` key: the home page's fragments, one per product module that has one.
+HOME_FRAGMENTS = "tenants.workspace.home_fragments"
 
 
 @bp.get("/")
@@ -20,7 +20,6 @@ RECENT_NOTES = 5
 def index() -> str:
     return render_template(
         "workspace/index.html",
-        notes=recent_notes(RECENT_NOTES),
-        note_count=db.session.execute(select(func.count(Note.id))).scalar_one(),
         member_count=db.session.execute(select(func.count(User.id))).scalar_one(),
+        home_fragments=current_app.extensions[HOME_FRAGMENTS],
     )

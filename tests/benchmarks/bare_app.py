@@ -25,9 +25,13 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import Engine, create_engine
 
+from tenants.contract import PlatformLinks, TenantServices
 from tenants.database import create_sqlite_engine
 from tenants.registry.record import TenantRecord
 from tenants.settings import Settings
+
+#: ``app.extensions`` key of the bare app's services (to close its engine).
+BARE_SERVICES = "benchmark.services"
 
 
 def bare_engine(database_url: str, schema: str | None = None) -> Engine:
@@ -48,45 +52,31 @@ def bare_engine(database_url: str, schema: str | None = None) -> Engine:
     )
 
 
-class OwnEngine:
-    """The storage of a single-tenant deployment: one engine of its own."""
-
-    kind = "single"
-
-    def __init__(self, engine: Engine, location: str) -> None:
-        self.engine = engine
-        self._location = location
-
-    def location(self, tenant_id: int) -> str:
-        return self._location
-
-    def engine_for(self, tenant_id: int) -> Engine:
-        return self.engine
-
-    def release(self, engine: Engine) -> None:
-        engine.dispose()
-
-
-class SingleTenantDeployment:
-    """Stands where the workspace expects its platform: settings and storage only."""
-
-    def __init__(self, settings: Settings, storage: OwnEngine) -> None:
-        self.settings = settings
-        self.storage = storage
-
-
 def create_bare_app(
     database_url: str, secret_key: str, tenant: TenantRecord, *, schema: str | None = None
 ) -> Flask:
-    from tenants.workspace.factory import create_app
+    """The workspace's app for ``tenant`` on an engine of its own, with no platform around it.
 
-    settings = Settings(
-        database_url=database_url,
-        secret_key=secret_key,
+    The services are what a single-tenant deployment would hand the tenant app.
+    """
+    from tenants.keys import derive_tenant_secret
+    from tenants.workspace import app as workspace
+
+    engine = bare_engine(database_url, schema)
+    services = TenantServices(
+        tenant=tenant,
+        secret_key=derive_tenant_secret(secret_key, tenant.id),
+        links=PlatformLinks(scheme="http", tenant_base=f"{tenant.slug}.localhost", path_prefix=""),
+        debug=False,
         instance_path=Path(tempfile.gettempdir()),
+        password_hash_method=Settings(database_url=database_url).password_hash_method,
+        ratelimit_storage_url="memory://",
+        open_engine=lambda: engine,
+        close_engine=lambda made: made.dispose(),
     )
-    storage = OwnEngine(bare_engine(database_url, schema), schema or database_url)
-    return create_app(tenant, platform=SingleTenantDeployment(settings, storage))  # type: ignore[arg-type]
+    app = workspace.create_app(tenant, services)
+    app.extensions[BARE_SERVICES] = services
+    return app
 
 
 def record_to_json(tenant: TenantRecord) -> str:

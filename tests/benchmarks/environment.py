@@ -169,9 +169,9 @@ def signed_session_cookie(app: Flask, host: str, log_in: Callable[[], None]) -> 
 
 def owner_session_cookie(app: Flask, host: str) -> str:
     """A logged-in session cookie of the workspace owner, made by the workspace's own code."""
-    from tenants.workspace.auth import start_session
-    from tenants.workspace.extensions import db
-    from tenants.workspace.models import Role, User
+    from tenants.accounts.auth import start_session
+    from tenants.accounts.extensions import db
+    from tenants.accounts.models import Role, User
 
     def log_in() -> None:
         owner = db.session.execute(sa.select(User).where(User.role == Role.OWNER)).scalar_one()
@@ -182,7 +182,7 @@ def owner_session_cookie(app: Flask, host: str) -> str:
 
 def tenant_session_cookie(platform: Platform, slug: str) -> str:
     """A logged-in session cookie of ``slug``'s owner, made by the tenant app itself."""
-    app = platform.tenant_app(slug)
+    app = platform.tenant_app_for(slug)
     if app is None:
         raise RuntimeError(f"tenant {slug} is not active")
     return owner_session_cookie(app, host_of(slug))

@@ -1,16 +1,16 @@
 """Figure 7, the fleet: ``tenants migrate`` over 1,000 tenants, with one new revision and
 with nothing pending, on SQLite and PostgreSQL.
 
-The new revision lives in a temporary copy of migrations/tenant; the run points
-``tenants.storage.migrations.TENANT_SCRIPTS`` at it and restores it afterwards. In
+The new revision lives in a temporary copy of the tenant history; the run points the
+platform's tenant app at it and restores it afterwards. In
 --quick mode fewer tenants are migrated and the time is scaled to 1,000 (linearly).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -50,34 +50,24 @@ def downgrade() -> None:
 
 
 @contextlib.contextmanager
-def extra_tenant_revision() -> Iterator[str]:
-    """Point the tenant history at a copy with one more revision; restore it afterwards."""
-    original = migrations.TENANT_SCRIPTS
-    head = migrations.head_revision(original)
+def extra_tenant_revision(platform: Platform) -> Iterator[str]:
+    """Point the platform's tenant app at a copy of its history with one more revision."""
+    original = platform.tenant_app
+    head = migrations.head_revision(original.migrations)
     with tempfile.TemporaryDirectory(prefix="tenants-bench-migrations-") as directory:
         copy = Path(directory) / "tenant"
-        shutil.copytree(original, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(original.migrations, copy, ignore=shutil.ignore_patterns("__pycache__"))
         (copy / "versions" / f"{EXTRA_REVISION}.py").write_text(
             _REVISION_SOURCE.format(revision=EXTRA_REVISION, down=head)
         )
-        # Modules that imported the path by name see the copy too.
-        patched = [
-            module
-            for name, module in list(sys.modules.items())
-            if name.startswith("tenants") and getattr(module, "TENANT_SCRIPTS", None) == original
-        ]
-        for module in patched:
-            module.TENANT_SCRIPTS = copy  # type: ignore[attr-defined]
-        defaults = migrations.head_revision.__defaults__
-        migrations.head_revision.__defaults__ = (copy,)
-        migrations._script_directory.cache_clear()
+        deployed = dataclasses.replace(original, migrations=copy)
+        platform.tenant_app = platform.storage.tenant_app = deployed
+        migrations.forget_scripts()
         try:
             yield EXTRA_REVISION
         finally:
-            for module in patched:
-                module.TENANT_SCRIPTS = original  # type: ignore[attr-defined]
-            migrations.head_revision.__defaults__ = defaults
-            migrations._script_directory.cache_clear()
+            platform.tenant_app = platform.storage.tenant_app = original
+            migrations.forget_scripts()
 
 
 def migrate_command_available() -> bool:
@@ -120,7 +110,7 @@ def fleet(ctx: Context) -> None:
             started = time.perf_counter()
             ids = [provision(platform, f"fleet-{index:04d}").id for index in range(count)]
             setup = time.perf_counter() - started
-            with extra_tenant_revision() as revision:
+            with extra_tenant_revision(platform) as revision:
                 migrate = (
                     partial(run_migrate, platform)
                     if available

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from tenants.appkit import db
 from tenants.jobs import JobContext, tenant_job
-from tenants.workspace.extensions import db
-from tenants.workspace.models import Note
+from tenants.notes.models import Note
 
 
 @tenant_job("bench.count_notes", max_attempts=1)

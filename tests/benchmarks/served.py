@@ -25,8 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tenants.sqla import ENGINE
-from tests.benchmarks.bare_app import bare_environ, create_bare_app
+from tests.benchmarks.bare_app import BARE_SERVICES, bare_environ, create_bare_app
 from tests.benchmarks.environment import (
     FAST_HASH,
     POSTGRES_ADMIN_URL,
@@ -212,7 +211,7 @@ def served(ctx: Context) -> None:
         assert record is not None
         bare = create_bare_app(bare_url, SECRET_KEY, record, schema=schema)
         bare_cookie = cookie_header(owner_session_cookie(bare, host_of(slug)))
-        bare.extensions[ENGINE].dispose()
+        bare.extensions[BARE_SERVICES].close()
         platform.engine.dispose()
         platform_env = server_environ(url, Path(instance))
         bare_env = {

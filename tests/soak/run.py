@@ -245,7 +245,7 @@ class Visitor:
             }
         )
         response, _ = self.send("POST", "/signup", DOMAIN, form, cookie)
-        problem = None if response.status == 303 else f"signup {slug}: {response.status}"
+        problem = None if response.status == 200 else f"signup {slug}: {response.status}"
         self.tally.record("signup", response.status, problem)
 
     def run(self, until: float) -> None:

@@ -1,0 +1,1 @@
+"""Example products served by the platform (``TENANT_APP=examples.guestbook:app``)."""

@@ -1,0 +1,138 @@
+"""Members: everyone sees who is in the workspace; owners add, remove and set roles.
+
+A workspace always keeps at least one owner. The owner rows are locked (PostgreSQL
+``FOR UPDATE``; SQLite transactions already take the write lock first) before that
+is checked, so two owners demoting each other at once cannot leave none.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.wrappers import Response
+
+from tenants.accounts.access import owner_required
+from tenants.accounts.extensions import db
+from tenants.accounts.forms import MemberForm, RoleForm
+from tenants.accounts.models import Role, User
+from tenants.appkit.flask_app import tenant_services
+
+bp = Blueprint("members", __name__, url_prefix="/members")
+
+DUPLICATE_EMAIL = "A member with this email already exists in this workspace."
+
+
+def _role_form(member: User) -> RoleForm:
+    form = RoleForm(prefix=f"m{member.id}", data={"role": member.role}, formdata=None)
+    form.role.label.text = f"Role of {member.name or member.email}"
+    return form
+
+
+def render_members(
+    status: int = 200, *, error: str | None = None, failed: tuple[int, RoleForm] | None = None
+) -> tuple[str, int]:
+    """The members page; ``failed`` is a member's role form to show with its errors."""
+    members = db.session.execute(select(User).order_by(User.created_at, User.id)).scalars().all()
+    role_forms: dict[int, RoleForm] = {}
+    if current_user.is_owner:
+        role_forms = {member.id: _role_form(member) for member in members}
+        if failed is not None and failed[0] in role_forms:
+            member_id, form = failed
+            form.role.label.text = role_forms[member_id].role.label.text
+            role_forms[member_id] = form
+    page = render_template(
+        "accounts/members.html", members=members, role_forms=role_forms, error=error
+    )
+    return page, status
+
+
+def _locked_owner_ids() -> list[int]:
+    statement = select(User.id).where(User.role == Role.OWNER).with_for_update()
+    return list(db.session.execute(statement).scalars())
+
+
+def email_taken(email: str) -> bool:
+    statement = select(User.id).where(func.lower(User.email) == email.lower())
+    return db.session.execute(statement).first() is not None
+
+
+@bp.get("/")
+@login_required
+def index() -> tuple[str, int]:
+    return render_members()
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@owner_required
+def new() -> Any:
+    form = MemberForm()
+    status = 200
+    if form.validate_on_submit():
+        if email_taken(form.email.data):
+            form.email.errors.append(DUPLICATE_EMAIL)
+            status = 409
+        else:
+            member = User(
+                email=form.email.data,
+                name=form.name.data or "",
+                password_hash=tenant_services().hash_password(form.password.data),
+                role=form.role.data,
+            )
+            db.session.add(member)
+            try:
+                db.session.commit()
+            except IntegrityError:  # added by someone else since the check
+                db.session.rollback()
+                form.email.errors.append(DUPLICATE_EMAIL)
+                status = 409
+            else:
+                flash(f"{member.email} is now a {member.role} of this workspace.")
+                return redirect(url_for("members.index"))
+    elif request.method == "POST":
+        status = 422
+    return render_template("accounts/member_form.html", form=form), status
+
+
+@bp.post("/<int:member_id>/role")
+@owner_required
+def change_role(member_id: int) -> Any:
+    owners = _locked_owner_ids()
+    member = db.get_or_404(User, member_id, description="There is no such member.")
+    form = RoleForm(prefix=f"m{member.id}")
+    if not form.validate_on_submit():
+        return render_members(422, failed=(member.id, form))
+    role = form.role.data
+    if role == member.role:
+        flash(f"{member.email} already is a {role}.")
+        return redirect(url_for("members.index"))
+    if owners == [member.id]:
+        return render_members(
+            409,
+            error=f"{member.email} is the only owner. Make another member an owner first.",
+        )
+    member.role = role
+    db.session.commit()
+    flash(f"{member.email} is now a {role}.")
+    return redirect(url_for("members.index"))
+
+
+@bp.post("/<int:member_id>/remove")
+@owner_required
+def remove(member_id: int) -> Response | tuple[str, int]:
+    owners = _locked_owner_ids()
+    member = db.get_or_404(User, member_id, description="There is no such member.")
+    if member.id == current_user.id:
+        return render_members(
+            409, error="You cannot remove yourself. Another owner can remove you."
+        )
+    if owners == [member.id]:
+        return render_members(409, error=f"{member.email} is the only owner; it stays.")
+    email = member.email
+    db.session.delete(member)
+    db.session.commit()
+    flash(f"{email} was removed from this workspace.")
+    return redirect(url_for("members.index"))

@@ -1,0 +1,87 @@
+"""Workspace settings (owners): the display name and accent colour, kept in the registry.
+
+Saving moves the registry clock (through ``TenantServices.update_tenant``), so every
+process rebuilds this tenant's app with the new values within a poll interval. The saver
+reads their own write at once: the session remembers the new version, and a worker still
+on an older one catches up first (``catch_up_with_own_writes``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user
+
+from tenants.accounts.access import owner_required
+from tenants.accounts.forms import WorkspaceSettingsForm
+from tenants.appkit.flask_app import tenant_services
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+
+DEFAULT_ACCENT = "#4f46e5"
+_ACCENT = re.compile(r"#[0-9a-fA-F]{6}")
+#: Session key: the registry version of this tenant that the user's own last change made.
+SEEN_VERSION = "seen_version"
+
+
+def valid_accent(value: object) -> str:
+    """The accent to put in the page's CSS: a ``#rrggbb`` colour, else the default.
+
+    Checked again when an app is built: the registry can be written by other tools, and
+    the value goes into a <style> element.
+    """
+    if isinstance(value, str) and _ACCENT.fullmatch(value):
+        return value
+    return DEFAULT_ACCENT
+
+
+@bp.route("/", methods=["GET", "POST"])
+@owner_required
+def edit() -> Any:
+    config = current_app.config
+    form = WorkspaceSettingsForm(
+        data={"display_name": config["TENANT_NAME"], "accent": config["TENANT_ACCENT"]}
+    )
+    if form.validate_on_submit():
+        try:
+            tenant = tenant_services().update_tenant(
+                actor=current_user.email,
+                display_name=form.display_name.data,
+                settings={"accent": form.accent.data.lower()},
+            )
+        except LookupError:
+            abort(404, "This workspace no longer exists.")
+        session[SEEN_VERSION] = tenant.version
+        flash("Workspace settings saved.")
+        return redirect(url_for("settings.edit"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("accounts/settings.html", form=form), status
+
+
+def catch_up_with_own_writes() -> Any:
+    """Read your own writes: after a settings change, never show the user the old app.
+
+    Other processes see a change within a poll interval; the user who made it may hit
+    one of them at once. If this app is older than what the user's session has seen,
+    read the registry now and send the GET again, to the rebuilt app.
+    """
+    seen = session.get(SEEN_VERSION) if request.method == "GET" else None
+    if not isinstance(seen, int) or seen <= current_app.config["TENANT_VERSION"]:
+        return None
+    tenant = tenant_services().current_tenant()
+    if tenant is None or tenant.version <= current_app.config["TENANT_VERSION"]:
+        return None
+    path = request.full_path if request.query_string else request.path
+    return redirect(request.script_root + path, code=307)

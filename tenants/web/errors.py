@@ -1,0 +1,62 @@
+"""Error pages of every Flask app of the platform, and which database errors are a 503.
+
+Only a failure to *reach* the database is a 503 "try again": a connection refused, or
+one that died while the request used it. Anything else (a missing table, a wrong column,
+a constraint) is a programming or deployment error: it is re-raised, so Flask logs it
+with its traceback and answers 500 (and the debugger shows it in development).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, render_template
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import HTTPException
+
+from tenants.dispatch.pages import Page
+
+DATABASE_UNAVAILABLE = Page(
+    503,
+    "Temporarily unavailable",
+    "The database did not answer this request. Please try again in a moment.",
+)
+
+
+def render_http_error(error: HTTPException) -> tuple[str, int]:
+    """Every app's error pages: the shared layout, the status, and what to do next."""
+    return (
+        render_template(
+            "errors/error.html", code=error.code, title=error.name, message=error.description
+        ),
+        error.code or 500,
+    )
+
+
+def database_unreachable(error: DBAPIError) -> bool:
+    """Did ``error`` come from not reaching the database (rather than from the SQL)?
+
+    SQLAlchemy marks a connection that died mid-use as invalidated; an error raised
+    while connecting has no statement (connection refused, unknown host, too many
+    clients).
+    """
+    return bool(error.connection_invalidated) or error.statement is None
+
+
+def render_database_error(error: DBAPIError) -> Response:
+    """503 for an unreachable database; any other database error goes on to be a 500.
+
+    The pool pings connections before use, so only a request whose connection died
+    while it ran, or that could not connect at all, gets the 503; the next one gets a
+    fresh connection. The page is static: rendering the layout would ask the dead
+    session for the current user again.
+    """
+    if not database_unreachable(error):
+        raise error
+    current_app.logger.warning("database unavailable during a request: %s", error.orig)
+    response = Response(DATABASE_UNAVAILABLE.html, status=503, mimetype="text/html")
+    response.headers.update({"Retry-After": "2", "Cache-Control": "no-store"})
+    return response
+
+
+def register_error_pages(app: Flask) -> None:
+    app.register_error_handler(HTTPException, render_http_error)
+    app.register_error_handler(DBAPIError, render_database_error)
