@@ -133,6 +133,23 @@ def test_services_jobs_queue_in_their_own_tenant_and_read_only_its_jobs(
     assert acme_jobs.get(handle.id).result["ctx_slug"] == "acme"
 
 
+def test_an_app_evicted_while_its_job_opens_it_is_a_failure_to_retry_not_a_skip(
+    platform: Platform,
+    jobs: JobRuntime,  # noqa: F811
+    create_tenant: Create,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    create_tenant("acme")
+    handle = record_notes.enqueue_for(platform.registry.get("acme"), platform=platform, label="x")
+    # The race (another thread evicts the app between building it and finding its
+    # services) cannot be timed for real: every lookup misses instead.
+    monkeypatch.setattr(platform, "services_of", lambda app: None)
+    with running_worker(jobs):
+        row = wait_for(lambda: finished(jobs, handle.id))
+    assert row.state == "failed"  # record_notes has one attempt; a skip would be final
+    assert "left the cache" in row.last_error
+
+
 def test_a_product_of_its_own_runs_the_accounts_jobs_and_has_the_jobs_page(
     make_platform: Callable[..., Platform],
     job_settings: JobSettings,  # noqa: F811

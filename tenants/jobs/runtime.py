@@ -367,9 +367,16 @@ class JobRuntime:
             record = registry.get(slug.lower())
         if record is None or record.id != tenant_id or not record.is_active:
             return None, None, None, f"Tenant “{slug}” is not active in the registry."
-        app = self.platform.tenant_app_for(record.slug.lower())
-        services = None if app is None else self.platform.services_of(app)
-        if app is None or services is None or services.tenant.id != tenant_id:
+        for _ in range(2):
+            app = self.platform.tenant_app_for(record.slug.lower())
+            if app is None:
+                return None, None, None, f"Tenant “{slug}” has no app to run in."
+            services = self.platform.services_of(app)
+            if services is not None:
+                break
+        else:  # evicted between the two calls, twice: not the tenant's fault, so retry
+            raise RuntimeError(f"The app of tenant “{slug}” left the cache as the job opened it.")
+        if services.tenant.id != tenant_id:
             return None, None, None, f"Tenant “{slug}” has no app to run in."
         return record, app, services, None
 
