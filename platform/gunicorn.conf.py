@@ -14,7 +14,9 @@ Everything a deployment tunes comes from the environment:
 - ``GUNICORN_MAX_REQUESTS`` (0, never): replace a worker after this many requests.
 - ``GUNICORN_PRELOAD`` (1): import the app once in the master (less memory; bad settings
   stop the server at start instead of crash-looping its workers).
-- ``LOG_LEVEL`` (info): gunicorn's and the request log's level.
+- ``LOG_LEVEL`` (info): gunicorn's level (and the request log's, with ``REQUEST_LOG=logger``).
+- ``REQUEST_LOG`` (``-``): where the platform's line per request goes: ``-`` stdout, a file
+  path, ``off``, or ``logger`` (the ``tenants.requests`` logging logger, sent to stdout here).
 
 Each worker's PostgreSQL pool holds at most ``DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW``
 connections, so the database sees at most that many times the number of workers (and
@@ -23,6 +25,9 @@ a sync worker, one request at a time, uses one or two).
 Logging: one JSON line per request on stdout, from the platform's request log
 (``tenants.dispatch.requestlog``: tenant, method, path, status, duration_ms, request_id,
 client address). gunicorn's own access log is off so a request is logged once, not twice.
+
+The settings are checked before anything starts: a missing, public (development) or weak
+``SECRET_KEY`` stops gunicorn with one line saying what to set, whatever ``FLASK_DEBUG`` is.
 """
 
 from __future__ import annotations
@@ -44,6 +49,19 @@ def _int(name: str, default: int) -> int:
         raise SystemExit(
             f"{name}={raw!r} is not a whole number; set it to e.g. {default}."
         ) from None
+
+
+def _refuse_unsafe_settings() -> None:
+    """Stop here, with one line, on settings the platform would refuse (the key above all)."""
+    from tenants.settings import Settings, SettingsError
+
+    try:
+        Settings.from_environ().check_secret_key(allow_development_key=False)
+    except SettingsError as error:
+        raise SystemExit(f"gunicorn: {error}") from None
+
+
+_refuse_unsafe_settings()
 
 
 def _default_workers() -> int:
@@ -78,12 +96,17 @@ control_socket_disable = True
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 errorlog = "-"
 # gunicorn's access log stays off (no accesslog, no logconfig, which would turn it on):
-# the platform's request log is the one line per request (see _log_requests_to_stdout).
+# the platform's request log is the one line per request (REQUEST_LOG, stdout by default).
 accesslog = None
 
 
 def _log_requests_to_stdout() -> None:
-    """Send the request log (tenants.dispatch.requestlog) to stdout, one JSON object a line."""
+    """With REQUEST_LOG=logger: the tenants.requests logger to stdout, one JSON object a line.
+
+    (The default, REQUEST_LOG=-, writes the lines to stdout itself, with no logging set-up.)
+    """
+    if os.environ.get("REQUEST_LOG", "").strip().lower() != "logger":
+        return
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(message)s"))
     request_log = logging.getLogger("tenants.requests")
@@ -101,12 +124,14 @@ def post_fork(server: Any, worker: Any) -> None:
     """
     _log_requests_to_stdout()
     wsgi = sys.modules.get("tenants.wsgi")
-    if wsgi is not None:
-        wsgi.platform.after_fork()
+    platform = wsgi.loaded() if wsgi is not None else None
+    if platform is not None:
+        platform.after_fork()
 
 
 def worker_exit(server: Any, worker: Any) -> None:
     """A worker leaving (graceful shutdown, max_requests): close its connections politely."""
     wsgi = sys.modules.get("tenants.wsgi")
-    if wsgi is not None:
-        wsgi.platform.close()
+    platform = wsgi.loaded() if wsgi is not None else None
+    if platform is not None:
+        platform.close()

@@ -7,11 +7,13 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 # System tools the tests drive for real: Chromium (browser tests), nginx (its own
-# config check), wrk (the benchmark's load generator). Debian packages, root only.
+# config check), wrk (the benchmark's load generator), PgBouncer (the platform behind a
+# transaction-mode pooler). Debian packages, root only.
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v wrk >/dev/null || missing+=(wrk)
+command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq

@@ -3,6 +3,10 @@
 Serves the platform at http://localhost:5000 and tenants at http://acme.localhost:5000
 (browsers resolve ``*.localhost`` to the loopback address). With ``--demo`` it first
 applies migrations and creates a demo tenant and a platform admin.
+
+It is the one server that may run on the public development key (no ``SECRET_KEY``
+needed): it is bound to localhost by default and its debugger runs code for whoever
+reaches it anyway. gunicorn (``tenants.wsgi:application``) refuses that key.
 """
 
 from __future__ import annotations
@@ -23,11 +27,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     os.environ.setdefault("FLASK_DEBUG", "1")
     os.environ.setdefault("PUBLIC_PORT", str(args.port))
+    # werkzeug prints a line per request itself; the JSON request log is for production.
+    os.environ.setdefault("REQUEST_LOG", "off")
 
     from werkzeug.serving import is_running_from_reloader, run_simple
 
     from tenants.jobs.devserver import run_jobs_in_background
-    from tenants.wsgi import platform
+    from tenants.wsgi import load
+
+    platform = load(development=True)
 
     if args.demo and not is_running_from_reloader():
         set_up_demo(platform)

@@ -18,26 +18,25 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.middleware.proxy_fix import ProxyFix
-
 from tenants import lifecycle
 from tenants.cli import register_commands
 from tenants.console import create_console_app, route_segments
 from tenants.contract import PlatformLinks, TenantApp, TenantServices, load_tenant_app
 from tenants.database import create_platform_engine
 from tenants.dispatch.cache import AppCache
+from tenants.dispatch.edge import around_dispatcher
+from tenants.dispatch.logsink import open_sink
 from tenants.dispatch.path import PathDispatcher
-from tenants.dispatch.requestlog import RequestLog
 from tenants.dispatch.resolver import TenantResolver
 from tenants.dispatch.subdomain import SubdomainDispatcher
 from tenants.jobs.runtime import close_runtime, forget_runtime_after_fork, runtime_of
 from tenants.jobs.tenant_api import TenantJobs
 from tenants.keys import derive_tenant_secret
+from tenants.registry.lookup import TenantRegistry
 from tenants.registry.models import Tenant
 from tenants.registry.record import TenantRecord, TenantStatus
 from tenants.registry.slugs import RESERVED_SLUGS
-from tenants.registry.snapshot import TenantRegistry
-from tenants.settings import Settings
+from tenants.settings import Settings, SettingsError
 from tenants.storage import PostgresStorage, SQLiteStorage, TenantStorage
 
 if TYPE_CHECKING:
@@ -53,11 +52,13 @@ class Platform:
         self.tenant_app = (
             tenant_app if tenant_app is not None else load_tenant_app(settings.tenant_app)
         )
+        pooled = settings.database_pooler == "transaction"
         self.engine = create_platform_engine(
             settings.database_url,
             pool_size=settings.pool_size,
             max_overflow=settings.max_overflow,
             pool_recycle=settings.pool_recycle_seconds,
+            transaction_pooler=pooled,
         )
         self.tenant_engines = {
             name: create_platform_engine(
@@ -65,6 +66,7 @@ class Platform:
                 pool_size=settings.pool_size,
                 max_overflow=settings.max_overflow,
                 pool_recycle=settings.pool_recycle_seconds,
+                transaction_pooler=pooled,
             )
             for name, url in settings.tenant_databases.items()
         }
@@ -81,7 +83,12 @@ class Platform:
         # The services handed to each cached app, by the app's identity (released with it).
         self._services: dict[int, TenantServices] = {}
         self.registry = TenantRegistry(
-            self.engine, poll_seconds=settings.registry_poll_seconds, on_change=self.tenant_changed
+            self.engine,
+            poll_seconds=settings.registry_poll_seconds,
+            cache_size=settings.registry_cache_size,
+            miss_check_seconds=settings.registry_miss_check_seconds,
+            on_change=self.tenant_changed,
+            on_reset=self.registry_reloaded,
         )
         self.resolve = TenantResolver(self.registry.get, self.apps, self.build_tenant_app)
         self.console = create_console_app(self)
@@ -89,24 +96,37 @@ class Platform:
         self.wsgi_app = self._build_dispatcher()
 
     def _build_dispatcher(self) -> WSGIApplication:
+        """The dispatcher, inside the middleware every response passes through (edge.py)."""
+        settings = self.settings
         dispatcher: WSGIApplication
-        if self.settings.tenant_routing == "path":
+        if settings.tenant_routing == "path":
             dispatcher = PathDispatcher(
-                self.settings.base_domain,
+                settings.base_domain,
                 self.console,
                 self.resolve,
                 reserved=RESERVED_SLUGS | route_segments(self.console),
+                public_scheme=settings.url_scheme,
+                public_port=settings.public_port,
             )
         else:
-            dispatcher = SubdomainDispatcher(self.settings.base_domain, self.console, self.resolve)
-        # A request id and one log line per request, whatever answers it (tenant, platform,
-        # or the dispatcher's own 400/403/404/503 pages).
-        dispatcher = RequestLog(dispatcher)
-        if self.settings.proxy_count:
-            # Outermost, so the request log and the dispatcher see the forwarded client and Host.
-            n = self.settings.proxy_count
-            dispatcher = ProxyFix(dispatcher, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=0)
-        return dispatcher
+            dispatcher = SubdomainDispatcher(
+                settings.base_domain,
+                self.console,
+                self.resolve,
+                public_scheme=settings.url_scheme,
+                public_port=settings.public_port,
+            )
+        try:
+            self.request_log = open_sink(settings.request_log)
+        except ValueError as error:
+            raise SettingsError(str(error)) from None
+        return around_dispatcher(
+            dispatcher,
+            proxy_count=settings.proxy_count,
+            request_log=self.request_log,
+            https=settings.url_scheme == "https",
+            form_action=_form_targets(settings),
+        )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return self.wsgi_app(environ, start_response)
@@ -172,6 +192,12 @@ class Platform:
         self.apps.discard(tenant_id)
         self.storage.forget(tenant_id)
 
+    def registry_reloaded(self) -> None:
+        """The registry started over (its change feed was pruned past it): trust no app."""
+        for tenant_id in self.apps.keys():
+            self.storage.forget(tenant_id)
+        self.apps.clear()
+
     def release_app(self, app: WSGIApplication) -> None:
         """Free what a built app holds (its storage engine): it left the cache."""
         services = self._services.pop(id(app), None)
@@ -200,10 +226,14 @@ class Platform:
 
     def close(self) -> None:
         """Release every cached app, the job runtime and the engines (tests, shutdown)."""
+        self.registry.close()
         self.apps.clear()
         close_runtime(self)
         for engine in (self.engine, *self.tenant_engines.values()):
             engine.dispose()
+        close = getattr(self.request_log, "close", None)
+        if close is not None:
+            close()
 
     def after_fork(self) -> None:
         """In a new worker process: never share pooled connections with the parent."""
@@ -211,6 +241,7 @@ class Platform:
             engine.dispose(close=False)
         forget_runtime_after_fork(self)
         self.apps.clear()
+        self.registry.after_fork()
 
     def __repr__(self) -> str:
         settings = self.settings
@@ -218,6 +249,20 @@ class Platform:
             f"<Platform {settings.base_domain} {self.storage.kind} {settings.tenant_routing} "
             f"{self.tenant_app.name}>"
         )
+
+
+def _form_targets(settings: Settings) -> tuple[str, ...]:
+    """Origins besides a page's own that its forms may post or be redirected to.
+
+    The signup form ends, by a redirect that CSP ``form-action`` also governs, on the
+    new tenant's host; in path mode everything is one origin.
+    """
+    if settings.tenant_routing == "path":
+        return ()
+    return (
+        settings.url_for_platform("").rstrip("/"),
+        f"{settings.url_scheme}://*.{settings.host_for(None)}",
+    )
 
 
 _current: Platform | None = None

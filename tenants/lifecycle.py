@@ -106,20 +106,21 @@ def provision_tenant(
     request = validate_new_tenant(request)
     # Hash before claiming the slug: the claim should be held as briefly as possible.
     password_hash = platform.settings.hash_password(request.owner_password)
-    with Session(platform.engine) as session:
+
+    def claim(session: Session) -> int:
         database = DEFAULT_DATABASE
         if platform.settings.tenant_databases:
             names = [DEFAULT_DATABASE, *platform.settings.tenant_databases]
             database = service.least_used_database(session, names)
-        tenant = service.claim_slug(
+        return service.claim_slug(
             session,
             request.slug,
             display_name=request.display_name,
             plan=request.plan,
             database=database,
-        )
-        tenant_id = tenant.id
+        ).id
 
+    tenant_id = service.write(platform.engine, claim)
     owner = NewOwner(email=request.owner_email, password_hash=password_hash)
     owner_ids: list[int] = []
 
@@ -129,7 +130,8 @@ def provision_tenant(
 
     try:
         revision = platform.storage.create(tenant_id, add_owner)
-        with Session(platform.engine) as session:
+
+        def activate(session: Session) -> None:
             row = session.get_one(Tenant, tenant_id, with_for_update=True)
             if row.status != TenantStatus.PROVISIONING:
                 # `tenants cleanup` gave up on this slow provisioning meanwhile: its slug
@@ -138,7 +140,8 @@ def provision_tenant(
             row.storage_revision = revision
             service.set_status(session, row, TenantStatus.ACTIVE)
             service.audit(session, actor, "tenant.create", row, slug=row.slug)
-            session.commit()
+
+        service.write(platform.engine, activate)
     except BaseException:
         _abandon(platform, tenant_id)
         raise
@@ -157,12 +160,14 @@ def _abandon(platform: Platform, tenant_id: int) -> None:
             "'flask --app tenants.wsgi tenants cleanup' retries.",
             tenant_id,
         )
+
+    def mark_failed(session: Session) -> None:
+        row = session.get(Tenant, tenant_id, with_for_update=True)
+        if row is not None:
+            service.set_status(session, row, TenantStatus.FAILED)
+
     try:
-        with Session(platform.engine) as session:
-            row = session.get(Tenant, tenant_id)
-            if row is not None:
-                service.set_status(session, row, TenantStatus.FAILED)
-                session.commit()
+        service.write(platform.engine, mark_failed)
     except Exception:
         log.exception("Could not mark tenant %s failed; 'tenants cleanup' retries.", tenant_id)
 
@@ -175,8 +180,9 @@ def _change_status(
     actor: str,
     allowed_from: tuple[TenantStatus, ...],
 ) -> Tenant:
-    with Session(platform.engine, expire_on_commit=False) as session:
-        tenant = service.get_live(session, slug)
+
+    def change(session: Session) -> Tenant:
+        tenant = service.get_live(session, slug, for_update=True)
         if tenant.status == status:
             return tenant
         if tenant.status not in allowed_from:
@@ -185,7 +191,9 @@ def _change_status(
             )
         service.set_status(session, tenant, status)
         service.audit(session, actor, f"tenant.{_VERB[status]}", tenant)
-        session.commit()
+        return tenant
+
+    tenant = service.write(platform.engine, change)
     platform.registry.invalidate()
     return tenant
 
@@ -211,15 +219,18 @@ def resume_tenant(platform: Platform, slug: str, *, actor: str = "cli") -> Tenan
 
 def delete_tenant(platform: Platform, slug: str, *, actor: str = "cli") -> Tenant:
     """Mark the tenant deleted (unroutable at once, slug free), then drop its storage."""
-    with Session(platform.engine, expire_on_commit=False) as session:
-        tenant = service.get_live(session, slug)
+
+    def mark_deleted(session: Session) -> Tenant:
+        tenant = service.get_live(session, slug, for_update=True)
         if tenant.status == TenantStatus.PROVISIONING:
             raise InvalidTransition(
                 f"Tenant “{tenant.slug}” is still being provisioned; try again in a minute."
             )
         service.set_status(session, tenant, TenantStatus.DELETED)
         service.audit(session, actor, "tenant.delete", tenant, slug=tenant.slug)
-        session.commit()
+        return tenant
+
+    tenant = service.write(platform.engine, mark_deleted)
     platform.registry.invalidate()
     platform.apps.discard(tenant.id)
     platform.storage.drop(tenant.id)
@@ -241,8 +252,9 @@ def update_tenant(
     The change moves the registry clock: every process rebuilds the tenant's app with
     the new values within a poll interval.
     """
-    with Session(platform.engine, expire_on_commit=False) as session:
-        tenant = service.get_live(session, slug)
+
+    def update(session: Session) -> Tenant:
+        tenant = service.get_live(session, slug, for_update=True)
         changes: dict[str, object] = {}
         if display_name is not None and display_name != tenant.display_name:
             tenant.display_name = display_name
@@ -259,6 +271,8 @@ def update_tenant(
             return tenant
         service.touch(session, tenant)
         service.audit(session, actor, "tenant.update", tenant, **changes)
-        session.commit()
+        return tenant
+
+    tenant = service.write(platform.engine, update)
     platform.registry.invalidate()
     return tenant

@@ -14,8 +14,13 @@ from typing import Any
 
 from werkzeug.security import generate_password_hash
 
-#: The key a fresh checkout runs with in debug mode. Refused everywhere else.
+#: The key a fresh checkout runs with on the development server. Refused everywhere else.
 DEVELOPMENT_SECRET_KEY = "dev-only-insecure-secret-key"
+#: What a SECRET_KEY must have (see check_secret_key).
+MIN_SECRET_KEY_LENGTH = 32
+MIN_SECRET_KEY_DISTINCT_CHARACTERS = 8
+MIN_SECRET_KEY_DISTINCT_TRIGRAMS = 0.75
+_MAKE_A_KEY = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
@@ -72,6 +77,10 @@ class Settings:
     tenant_routing: str = "subdomain"
     app_cache_size: int = 256
     registry_poll_seconds: float = 0.5
+    #: Tenant records a process keeps (LRU); the fleet can be far larger.
+    registry_cache_size: int = 10_000
+    #: A miss (or a refusing status) polls the registry at most this often when misses flood.
+    registry_miss_check_seconds: float = 0.02
     debug: bool = False
     instance_path: Path = DEFAULT_INSTANCE_PATH
     pool_size: int = 5
@@ -90,6 +99,13 @@ class Settings:
     tenant_databases: dict[str, str] = field(default_factory=dict)
     #: The tenant app the platform serves ("package.module:attribute", a TenantApp).
     tenant_app: str = "tenants.workspace:app"
+    #: Where the one line per request goes: "-" (stdout), "off", "logger" (the
+    #: ``tenants.requests`` logging logger) or a file path (appended to).
+    request_log: str = "-"
+    #: "transaction" when the database URLs go through a transaction-mode pooler (PgBouncer):
+    #: psycopg then prepares no statements on the server (a pooled server connection may
+    #: serve another client next, where the statement does not exist).
+    database_pooler: str = "none"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -118,6 +134,12 @@ class Settings:
         port = (environ.get("PUBLIC_PORT") or "").strip()
         if port and not port.isdigit():
             raise SettingsError(f"PUBLIC_PORT={port!r} is not a port number.")
+        pooler = (environ.get("DATABASE_POOLER") or "none").strip().lower()
+        if pooler not in {"none", "transaction"}:
+            raise SettingsError(
+                f"DATABASE_POOLER={pooler!r} is not 'none' or 'transaction'; set 'transaction' "
+                "when DATABASE_URL points at PgBouncer in transaction mode."
+            )
         return cls(
             database_url=_normalize_database_url(database_url),
             base_domain=base_domain,
@@ -125,6 +147,8 @@ class Settings:
             tenant_routing=routing,
             app_cache_size=_int(environ, "TENANT_APP_CACHE_SIZE", 256, minimum=1),
             registry_poll_seconds=_float(environ, "REGISTRY_POLL_SECONDS", 0.5),
+            registry_cache_size=_int(environ, "REGISTRY_CACHE_SIZE", 10_000, minimum=1),
+            registry_miss_check_seconds=_float(environ, "REGISTRY_MISS_CHECK_SECONDS", 0.02),
             debug=_flag(environ.get("FLASK_DEBUG")),
             instance_path=instance_path,
             pool_size=_int(environ, "DATABASE_POOL_SIZE", 5, minimum=1),
@@ -137,6 +161,8 @@ class Settings:
             password_hash_method=environ.get("PASSWORD_HASH_METHOD") or "scrypt",
             tenant_databases=_tenant_databases(environ.get("TENANT_DATABASES", ""), database_url),
             tenant_app=(environ.get("TENANT_APP") or "tenants.workspace:app").strip(),
+            request_log=(environ.get("REQUEST_LOG") or "-").strip(),
+            database_pooler=pooler,
         )
 
     def hash_password(self, password: str) -> str:
@@ -154,15 +180,26 @@ class Settings:
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
-    def check_secret_key(self) -> None:
-        """Refuse to serve with a missing or well-known key outside debug mode."""
-        if self.debug:
-            return
-        if self.secret_key == DEVELOPMENT_SECRET_KEY or len(self.secret_key) < 16:
+    def check_secret_key(self, *, allow_development_key: bool = False) -> None:
+        """Refuse a missing, well-known or weak SECRET_KEY; the message says how to make one.
+
+        Every session, CSRF token and signup login link is signed with a key derived from
+        this one: whoever knows it can log in to any tenant. The development key is public
+        (it is in this file), so only the development server (and the CLI in debug mode)
+        may pass ``allow_development_key``; a WSGI server never does, whatever
+        ``FLASK_DEBUG`` says. Any other key must look random: see ``secret_key_weakness``.
+        """
+        if self.secret_key == DEVELOPMENT_SECRET_KEY:
+            if allow_development_key:
+                return
             raise SettingsError(
-                "SECRET_KEY is missing or is the development default. Set SECRET_KEY to a long "
-                "random value (python -c 'import secrets; print(secrets.token_hex(32))'), "
-                "or set FLASK_DEBUG=1 for local development."
+                "SECRET_KEY is missing (or is the public development key); only the development "
+                f"server may run without one. Set SECRET_KEY to the output of {_MAKE_A_KEY}."
+            )
+        weakness = secret_key_weakness(self.secret_key)
+        if weakness:
+            raise SettingsError(
+                f"SECRET_KEY is too weak: {weakness}. Set it to the output of {_MAKE_A_KEY}."
             )
 
     def host_for(self, slug: str | None) -> str:
@@ -181,6 +218,28 @@ class Settings:
 
     def url_for_platform(self, path: str = "/") -> str:
         return f"{self.url_scheme}://{self.host_for(None)}{path}"
+
+
+def secret_key_weakness(key: str) -> str | None:
+    """Why ``key`` is too weak to sign sessions with, or None if it looks random enough.
+
+    A heuristic, not a proof of randomness: at least 32 characters (128 bits when they
+    are hex digits), at least 8 different characters (so no run of one character or of
+    whitespace), and at least three quarters of its 3-character pieces different (so no
+    short pattern repeated: ``abcabc…``, ``password1password1…``). ``secrets.token_hex(16)``
+    and longer pass these with a wide margin.
+    """
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        return f"it has {len(key)} characters, and needs at least {MIN_SECRET_KEY_LENGTH}"
+    if len(set(key)) < MIN_SECRET_KEY_DISTINCT_CHARACTERS:
+        return (
+            f"it uses only {len(set(key))} different characters, and needs at least "
+            f"{MIN_SECRET_KEY_DISTINCT_CHARACTERS}"
+        )
+    pieces = [key[i : i + 3] for i in range(len(key) - 2)]
+    if len(set(pieces)) < MIN_SECRET_KEY_DISTINCT_TRIGRAMS * len(pieces):
+        return "it repeats a short pattern"
+    return None
 
 
 _DATABASE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")

@@ -44,7 +44,7 @@ def tenants_backend(backend: str) -> str:
     return backend
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def postgres_url(tenants_postgres_url: str) -> str:
     return tenants_postgres_url
 

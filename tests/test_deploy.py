@@ -198,6 +198,7 @@ def load_gunicorn_conf(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str,
         "GUNICORN_MAX_REQUESTS",
     ):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SECRET_KEY", TEST_SECRET)  # the config refuses to load without one
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return runpy.run_path(str(GUNICORN_CONF))

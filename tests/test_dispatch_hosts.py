@@ -103,7 +103,8 @@ def test_tenant_app_sees_canonical_host_and_slug(client: Client) -> None:
     body = client.get("/", environ_overrides={"HTTP_HOST": "ACME.EXAMPLE.COM.:8443"}).get_data(
         as_text=True
     )
-    assert body == "tenant:acme|acme|acme.example.com:8443"
+    # The public address, not the client's port: no public port is configured here.
+    assert body == "tenant:acme|acme|acme.example.com"
 
 
 @pytest.mark.parametrize(

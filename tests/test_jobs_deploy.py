@@ -120,7 +120,7 @@ def test_the_worker_command_says_what_is_wrong_with_its_settings(
 
 
 def test_the_job_tables_match_their_migration(platform: object) -> None:
-    """The models of ``jobs`` and ``job_schedules`` and revision 0003 agree, on both backends."""
+    """The models of ``jobs`` and ``job_schedules`` and revision 0004 agree, on both backends."""
     import warnings
 
     from alembic.autogenerate import compare_metadata

@@ -59,7 +59,9 @@ def test_a_worker_process_runs_jobs_in_their_tenants_and_skips_a_suspended_one(
     lifecycle.suspend_tenant(platform, "initech", actor="test")
     start_worker(jobs.settings, "--threads", "2")
     rows = [wait_for(lambda h=h: finished(jobs, h.id)) for h in handles]
-    assert [row.state for row in rows] == ["succeeded", "succeeded", "succeeded", "skipped"]
+    assert [row.state for row in rows] == ["succeeded", "succeeded", "succeeded", "skipped"], [
+        row.last_error for row in rows
+    ]
     assert [row.result["slug"] for row in rows[:3]] == ["acme", "globex", "acme"]
     assert rows[3].last_error == "Tenant “initech” is suspended."
     assert note_titles(platform, acme.id) == ["job acme"]

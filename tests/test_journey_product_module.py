@@ -22,6 +22,7 @@ from werkzeug.test import Client
 
 from tenants.storage import migrations
 from tenants.workspace import HISTORY
+from tests.conftest import TEST_SECRET
 from tests.helpers import csrf_token, login
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,7 +138,7 @@ def flask(env: dict, *args: str) -> subprocess.CompletedProcess[str]:
 def generated_revision(tasks_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``tenants revision --autogenerate``, once: it needs no database but a scratch one."""
     scratch = tmp_path_factory.mktemp("scratch")
-    env = command_env(tasks_project, f"sqlite:///{scratch / 'platform.db'}", scratch, "x" * 32)
+    env = command_env(tasks_project, f"sqlite:///{scratch / 'platform.db'}", scratch, TEST_SECRET)
     result = flask(env, "tenants", "revision", "-m", "add tasks", "--autogenerate")
     assert result.returncode == 0, result.stderr
     versions = tasks_project / PACKAGE / "migrations" / "versions"

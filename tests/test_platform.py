@@ -118,17 +118,31 @@ def test_unknown_hosts_do_not_grow_memory(platform, client: Client, create_tenan
 
 
 def test_registry_lookups_do_no_query_once_warm(platform, create_tenant) -> None:
+    import time
+
     from sqlalchemy import event
+
+    from tenants.registry.lookup import MISS_CHECK_BURST
 
     create_tenant("acme")
     platform.registry.poll_seconds = 60
     platform.registry.refresh(force=True)
+    assert platform.registry.wait_loaded()
+    assert platform.registry.get("acme") is not None
     statements: list[str] = []
     event.listen(platform.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
     for _ in range(1000):
         assert platform.registry.get("acme") is not None
-        assert platform.registry.get("nope") is None
     assert statements == []
+    # An unknown name is checked for freshness, but never once per lookup: a burst, then
+    # at most one check per interval.
+    started = time.monotonic()
+    for _ in range(1000):
+        assert platform.registry.get("nope") is None
+    elapsed = time.monotonic() - started
+    bound = MISS_CHECK_BURST + elapsed / platform.registry.miss_check_seconds + 1
+    queries = [sql for sql in statements if not sql.startswith("BEGIN")]  # SQLite's BEGIN
+    assert 0 < len(queries) <= bound, (len(queries), bound)
 
 
 def test_get_user_functions_work_outside_app_context(platform, create_tenant) -> None:

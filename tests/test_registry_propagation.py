@@ -37,6 +37,7 @@ def test_suspend_and_resume_reach_a_second_process_within_a_second(
     env = dict(os.environ)
     env.update(
         DATABASE_URL=settings.database_url,
+        DATABASE_POOLER=settings.database_pooler,
         SECRET_KEY=TEST_SECRET,
         BASE_DOMAIN="example.com",
         INSTANCE_PATH=str(tmp_path),

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
-from tenants.dispatch.requestlog import REQUEST_ID_KEY, RequestLog, request_id_from
+from tenants.dispatch.logsink import DescriptorSink, LoggerSink, open_sink
+from tenants.dispatch.requestlog import (
+    MAX_LOGGED_PATH,
+    REQUEST_ID_KEY,
+    RequestLog,
+    format_line,
+    request_id_from,
+)
+from tenants.settings import SettingsError
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -21,6 +31,11 @@ LOGGER = "tenants.requests"
 
 def log_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
     return [json.loads(r.getMessage()) for r in caplog.records if r.name == LOGGER]
+
+
+def stdout_lines(capfd: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """The request log lines the platform wrote to standard output (file descriptor 1)."""
+    return [json.loads(line) for line in capfd.readouterr().out.splitlines()]
 
 
 def hello(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -138,12 +153,97 @@ def test_nothing_is_formatted_when_the_log_is_off(caplog) -> None:
     assert log_lines(caplog) == []
 
 
+# -- where the lines go ----------------------------------------------------------------------
+
+
+def test_a_file_sink_gets_one_whole_line_per_request(tmp_path: Path) -> None:
+    path = tmp_path / "requests.log"
+    sink = DescriptorSink.append_to(str(path))
+    try:
+        client = Client(RequestLog(hello, sink))
+        ids = [client.get(f"/n/{n}", buffered=True).headers["X-Request-ID"] for n in range(3)]
+    finally:
+        sink.close()
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["request_id"] for line in lines] == ids
+    assert [line["path"] for line in lines] == ["/n/0", "/n/1", "/n/2"]
+    assert lines[0]["pid"] == os.getpid()
+    assert set(lines[0]) == {
+        "time",
+        "tenant",
+        "method",
+        "path",
+        "status",
+        "duration_ms",
+        "request_id",
+        "remote_addr",
+        "pid",
+    }
+
+
+def test_off_writes_nothing_but_still_gives_ids(capfd) -> None:
+    assert open_sink("off") is None
+    response = Client(RequestLog(hello, None)).get("/", buffered=True)
+    assert len(response.headers["X-Request-ID"]) == 32
+    assert capfd.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    ("spec", "kind"),
+    [("-", DescriptorSink), ("stdout", DescriptorSink), ("logger", LoggerSink), ("off", None)],
+)
+def test_request_log_choices(spec: str, kind: type | None) -> None:
+    sink = open_sink(spec)
+    assert sink is None if kind is None else isinstance(sink, kind)
+
+
+def test_an_unwritable_request_log_is_a_clear_settings_error(make_platform, tmp_path) -> None:
+    with pytest.raises(SettingsError, match="REQUEST_LOG=.*cannot open it"):
+        make_platform(request_log=str(tmp_path / "no-such-dir" / "requests.log"))
+
+
+def test_a_line_that_cannot_be_written_is_dropped_not_an_error(tmp_path: Path) -> None:
+    sink = DescriptorSink.append_to(str(tmp_path / "requests.log"))
+    sink.close()  # every write now fails (EBADF), as a closed pipe would
+    response = Client(RequestLog(hello, sink)).get("/", buffered=True)
+    assert response.status_code == 201
+    assert sink.dropped == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "remote_addr"),
+    [
+        ('GET"', '/a"b\\c', '1.2.3.4", "status": 200'),
+        ("GET\n", "/line\nbreak", "\u2028"),
+        ("PÖST", "/ünïcode/\x00", None),
+    ],
+    ids=["quotes-backslashes", "newlines", "non-ascii-nul"],
+)
+def test_whatever_the_client_sent_the_line_is_one_valid_json_object(
+    method: str, path: str, remote_addr: str | None
+) -> None:
+    line = format_line(
+        "2025-01-31T12:00:00.123Z", None, method, path, "200 OK", 0.0031, "id", remote_addr
+    )
+    assert line.endswith("\n") and line.count("\n") == 1
+    parsed = json.loads(line)
+    assert (parsed["method"], parsed["path"], parsed["remote_addr"]) == (method, path, remote_addr)
+    assert (parsed["status"], parsed["duration_ms"], parsed["tenant"]) == (200, 3.1, None)
+
+
+def test_long_paths_are_cut_so_a_line_stays_one_atomic_write() -> None:
+    path = "/" + "é" * 5000
+    line = format_line("t", "acme", "GET", path, "404 NOT FOUND", 0.1, "x" * 128, "::1")
+    assert len(line.encode()) < 4096  # PIPE_BUF: written in one piece by concurrent workers
+    assert json.loads(line)["path"] == path[:MAX_LOGGED_PATH] + "…"
+
+
 # -- wired into the platform ---------------------------------------------------------------
 
 
-def test_platform_logs_each_request_with_its_tenant(platform, client, create_tenant, caplog):
+def test_platform_logs_each_request_with_its_tenant(platform, client, create_tenant, capfd):
     create_tenant("acme")
-    caplog.clear()
+    capfd.readouterr()
     tenant = client.get(
         "/login", buffered=True, headers={"Host": "acme.example.com", "X-Request-ID": "r-1"}
     )
@@ -155,20 +255,28 @@ def test_platform_logs_each_request_with_its_tenant(platform, client, create_ten
     )
     assert [r.headers["X-Request-ID"] for r in (tenant, home, refused)] == ["r-1", "r-2", "r-3"]
     assert refused.status_code == 400
-    lines = {line["request_id"]: line for line in log_lines(caplog)}
+    lines = {line["request_id"]: line for line in stdout_lines(capfd)}
     assert set(lines) == {"r-1", "r-2", "r-3"}
     assert (lines["r-1"]["tenant"], lines["r-1"]["status"]) == ("acme", 200)
     assert (lines["r-2"]["tenant"], lines["r-2"]["path"]) == (None, "/healthz")
     assert (lines["r-3"]["tenant"], lines["r-3"]["status"]) == (None, 400)
 
 
+def test_platform_can_log_through_the_logger_instead(make_platform, create_tenant, caplog, capfd):
+    client = Client(make_platform(request_log="logger"))
+    capfd.readouterr()
+    client.get("/healthz", buffered=True, headers={"Host": "example.com", "X-Request-ID": "lg"})
+    assert [line["request_id"] for line in log_lines(caplog)] == ["lg"]
+    assert capfd.readouterr().out == ""
+
+
 @pytest.mark.parametrize("routing", ["path"])
 def test_path_routing_logs_the_full_path_and_the_tenant(
-    platform, client, create_tenant, caplog
+    platform, client, create_tenant, capfd
 ) -> None:
     create_tenant("acme")
-    caplog.clear()
+    capfd.readouterr()
     response = client.get("/acme/login", buffered=True, headers={"Host": "example.com"})
     assert response.status_code == 200
-    [line] = log_lines(caplog)
+    [line] = stdout_lines(capfd)
     assert (line["tenant"], line["path"]) == ("acme", "/acme/login")

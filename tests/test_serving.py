@@ -221,6 +221,7 @@ def server_environment(settings: Settings, **extra: str) -> dict[str, str]:
     env.update(
         PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         DATABASE_URL=settings.database_url,
+        DATABASE_POOLER=settings.database_pooler,
         SECRET_KEY=TEST_SECRET,
         BASE_DOMAIN="example.com",
         INSTANCE_PATH=str(settings.instance_path),
@@ -338,9 +339,18 @@ def flask_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str
     )
 
 
+def direct_url(settings: Settings) -> str:
+    """The servers' database as the tests' own observers reach it: the server itself.
+
+    (The servers may go through a pooler, tests/test_pgbouncer.py; an operator's tools,
+    sampling pg_stat_activity or ending backends, talk to PostgreSQL directly.)
+    """
+    return settings.database_url
+
+
 def admin_engine(settings: Settings) -> sa.Engine:
     """An autocommit connection to the server's maintenance database, as a superuser."""
-    url = sa.engine.make_url(settings.database_url).set(database="postgres")
+    url = sa.engine.make_url(direct_url(settings)).set(database="postgres")
     return sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
 
 
@@ -423,7 +433,7 @@ def test_200_tenants_served_by_two_servers_stay_within_the_connection_budget(
 
     # Autocommit: PostgreSQL keeps one pg_stat_activity snapshot per transaction.
     watcher = sa.create_engine(
-        settings.database_url, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT"
+        direct_url(settings), poolclass=sa.NullPool, isolation_level="AUTOCOMMIT"
     )
     counts: list[int] = []
     done = threading.Event()

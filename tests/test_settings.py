@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 
 import pytest
 
 from tenants.settings import DEVELOPMENT_SECRET_KEY, Settings, SettingsError
+from tests.conftest import TEST_SECRET
 
 
 def test_defaults_run_on_sqlite_under_instance() -> None:
@@ -48,20 +50,24 @@ def test_bad_settings_say_what_to_fix(environ: dict[str, str], message: str) -> 
         Settings.from_environ(environ, load_dotenv=False)
 
 
-def test_secret_key_is_required_outside_debug() -> None:
-    with pytest.raises(SettingsError, match="SECRET_KEY"):
+def test_secret_key_is_required_and_the_development_key_only_where_allowed() -> None:
+    with pytest.raises(SettingsError, match="SECRET_KEY is missing"):
         Settings.from_environ({}, load_dotenv=False).check_secret_key()
-    with pytest.raises(SettingsError, match="SECRET_KEY"):
+    # Debug mode no longer lets a server use the public key; only the caller decides.
+    with pytest.raises(SettingsError, match="SECRET_KEY is missing"):
+        Settings.from_environ({"FLASK_DEBUG": "1"}, load_dotenv=False).check_secret_key()
+    Settings.from_environ({}, load_dotenv=False).check_secret_key(allow_development_key=True)
+    with pytest.raises(SettingsError, match="too weak"):
         Settings.from_environ({"SECRET_KEY": "short"}, load_dotenv=False).check_secret_key()
-    Settings.from_environ({"FLASK_DEBUG": "1"}, load_dotenv=False).check_secret_key()
-    Settings.from_environ({"SECRET_KEY": "x" * 32}, load_dotenv=False).check_secret_key()
+    strong = Settings.from_environ({"SECRET_KEY": secrets.token_hex(32)}, load_dotenv=False)
+    strong.check_secret_key()
 
 
 def test_wsgi_entry_point_refuses_to_start_without_a_secret(tmp_path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "FLASK_DEBUG"}}
     env["INSTANCE_PATH"] = str(tmp_path)
     result = subprocess.run(
-        [sys.executable, "-c", "import tenants.wsgi"],
+        [sys.executable, "-c", "from tenants.wsgi import application"],
         env=env,
         capture_output=True,
         text=True,
@@ -110,11 +116,11 @@ def test_wsgi_entry_point_refuses_to_start_with_an_unknown_tenant_app(tmp_path) 
     env = {
         **os.environ,
         "INSTANCE_PATH": str(tmp_path),
-        "SECRET_KEY": "x" * 32,
+        "SECRET_KEY": TEST_SECRET,
         "TENANT_APP": "no_such_product:app",
     }
     result = subprocess.run(
-        [sys.executable, "-c", "import tenants.wsgi"],
+        [sys.executable, "-c", "from tenants.wsgi import application"],
         env=env,
         capture_output=True,
         text=True,

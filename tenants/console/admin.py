@@ -4,16 +4,20 @@ Every change goes through ``tenants.lifecycle`` with the admin's email as the ac
 it moves the registry clock (every process sees it within a poll) and lands in the
 audit log shown on the tenant's page.
 
-The list pages with OFFSET/LIMIT (Flask-SQLAlchemy's ``paginate``), newest first: the
-order is the primary key's, and the status filter has its own index, so a page and its
-count stay in the low milliseconds at 10,000 tenants. The name search is a substring
-match, which no B-tree index serves; at that size the scan is a few milliseconds too.
+The list pages by keyset, newest first: a page is "the 50 tenants below id N" (or above,
+going back), which an index walks to directly however deep the page, where OFFSET would
+count past every row before it. The status filter is served by ``(status, id)``; the
+search is a substring match on slug and name, served on PostgreSQL by ``pg_trgm`` GIN
+indexes (SQLite scans, stopping at the first page of matches). The count shown is capped
+(:data:`COUNT_CAP`): an exact count of a million rows costs more than the page itself; a
+list that fits on one page is counted from the page, without a second query.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flask import (
@@ -28,7 +32,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, logout_user
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
@@ -42,7 +46,7 @@ from tenants.console.admin_forms import (
     TenantSearchForm,
 )
 from tenants.console.extensions import platform_of, registry_db
-from tenants.registry.models import SLUG_HOLDING_STATUSES, AuditEntry, Tenant
+from tenants.registry.models import HOLDS_SLUG, SLUG_HOLDING_STATUSES, AuditEntry, Tenant
 
 if TYPE_CHECKING:
     from tenants.kernel import Platform
@@ -50,8 +54,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PER_PAGE = 50
-#: Beyond any real list; bounds the OFFSET a request can ask the database for.
-MAX_PAGE = 1_000_000
+#: The list counts matches up to this many, then says "more than".
+COUNT_CAP = 1_000
+#: The largest id a page cursor may name (a 64-bit key).
+MAX_CURSOR = 2**63 - 1
 #: The newest audit entries shown on a tenant's page.
 AUDIT_ENTRIES_SHOWN = 200
 _LIVE = tuple(str(status) for status in SLUG_HOLDING_STATUSES)
@@ -93,29 +99,86 @@ def tenants() -> Any:
             f"{form[name].label.text}: {' '.join(e)}" for name, e in form.errors.items()
         )
         abort(400, description=f"The search cannot be run ({problems}). Change it and try again.")
-    page_number = request.args.get("page", "1")
-    if not (page_number.isascii() and page_number.isdigit() and 1 <= int(page_number) <= MAX_PAGE):
-        abort(400, description="The page number is a whole number from 1; go back to page 1.")
+    before, after = _cursor("before"), _cursor("after")
+    if before is not None and after is not None:
+        abort(400, description="Give either before or after, not both; go back to the first page.")
     query = tenants_query(form.q.data or "", form.status.data or LIVE)
-    page = registry_db.paginate(
-        query, page=int(page_number), per_page=PER_PAGE, max_per_page=PER_PAGE, error_out=False
-    )
+    page = tenants_page(query, before=before, after=after)
+    if before is None and after is None and page.older is None:
+        total = len(page.items)  # it all fits on this page: no second query
+    else:
+        total = registry_db.session.execute(
+            select(func.count()).select_from(query.limit(COUNT_CAP + 1).order_by(None).subquery())
+        ).scalar_one()
     done_reading()
     return render_template(
         "admin/tenants.html",
         form=form,
         page=page,
+        total=min(total, COUNT_CAP),
+        more_than_total=total > COUNT_CAP,
         filters={"q": form.q.data or None, "status": form.status.data or LIVE},
         url_for_tenant=_platform().settings.url_for_tenant,
         live_statuses=_LIVE,
     )
 
 
+def _cursor(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_CURSOR):
+        abort(
+            400,
+            description=(
+                f"“{name}” is a tenant id (a whole number from 1); go back to the first page."
+            ),
+        )
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class TenantsPage:
+    """One page of the list, newest first, and the cursors of its neighbours (None: none)."""
+
+    items: list[Tenant]
+    #: ``after=`` for the newer page, ``before=`` for the older one.
+    newer: int | None
+    older: int | None
+
+
+def tenants_page(
+    query: Select[tuple[Tenant]], *, before: int | None = None, after: int | None = None
+) -> TenantsPage:
+    """The page of ``query`` below id ``before`` (or above ``after``), by keyset."""
+    if after is not None:
+        rows = list(
+            registry_db.session.execute(
+                query.where(Tenant.id > after)
+                .order_by(None)
+                .order_by(Tenant.id.asc())
+                .limit(PER_PAGE + 1)
+            ).scalars()
+        )
+        has_newer = len(rows) > PER_PAGE
+        items = list(reversed(rows[:PER_PAGE]))
+        return TenantsPage(
+            items, items[0].id if has_newer else None, items[-1].id if items else None
+        )
+    if before is not None:
+        query = query.where(Tenant.id < before)
+    rows = list(registry_db.session.execute(query.limit(PER_PAGE + 1)).scalars())
+    items = rows[:PER_PAGE]
+    newer = items[0].id if before is not None and items else None
+    older = items[-1].id if len(rows) > PER_PAGE else None
+    return TenantsPage(items, newer, older)
+
+
 def tenants_query(search: str, status: str) -> Select[tuple[Tenant]]:
     """Tenants whose slug or name contains ``search`` (any case), in ``status``, newest first."""
     query = select(Tenant)
     if status == LIVE:
-        query = query.where(Tenant.status.in_(_LIVE))
+        query = query.where(HOLDS_SLUG)
     elif status != ALL:
         query = query.where(Tenant.status == status)
     search = search.strip()

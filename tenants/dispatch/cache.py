@@ -99,6 +99,11 @@ class AppCache(Generic[App]):
             self._dispose(stale)
         return app
 
+    def keys(self) -> list[Hashable]:
+        """The keys of the apps held now (a copy)."""
+        with self._lock:
+            return list(self._entries)
+
     def discard(self, key: Hashable) -> None:
         """Drop ``key``'s app (its tenant changed or went away) and release it."""
         with self._lock:

@@ -3,14 +3,19 @@
 A Host is attacker-controlled text. It is canonicalized (lower-case, port and one
 trailing dot dropped) and accepted only if it is a well-formed DNS name or a bracketed
 IPv6 literal; then it is placed relative to the platform's base domain on a label
-boundary, so ``acmeexample.com`` is not under ``example.com``.
+boundary, so ``acmeexample.com`` is not under ``example.com``. Once placed, a request
+is given the platform's public address for that place (``PublicOrigin``), never the
+client's spelling of it.
 """
 
 from __future__ import annotations
 
 import re
 from enum import Enum
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _PORT = re.compile(r"^[0-9]{1,5}$")
@@ -80,3 +85,21 @@ def locate(host: str, base_domain: str) -> Destination:
         if "." not in subdomain:
             return Destination(Place.TENANT, subdomain)
     return Destination(Place.ELSEWHERE)
+
+
+class PublicOrigin:
+    """How browsers reach the platform: the scheme and port of its absolute URLs."""
+
+    def __init__(self, scheme: str = "http", port: str = "") -> None:
+        if scheme not in {"http", "https"}:
+            raise ValueError(f"public scheme {scheme!r} is not http or https")
+        self.scheme = scheme
+        self.port = port or ("443" if scheme == "https" else "80")
+        self.suffix = f":{port}" if port else ""
+
+    def apply(self, environ: WSGIEnvironment, host: str) -> None:
+        """Make ``environ`` address ``host`` at the public scheme and port."""
+        environ["HTTP_HOST"] = host + self.suffix
+        environ["SERVER_NAME"] = host
+        environ["SERVER_PORT"] = self.port
+        environ["wsgi.url_scheme"] = self.scheme

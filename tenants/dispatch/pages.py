@@ -6,6 +6,8 @@ what happened and what the visitor can do next.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -14,20 +16,32 @@ from werkzeug.wrappers import Response
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-_PAGE = """<!doctype html>
+#: The pages' only style, inline: a page for a host that names no app cannot load a
+#: stylesheet from it. The Content-Security-Policy allows exactly this text by its hash.
+PAGE_STYLE = """
+body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
+background:#f6f7fb;color:#1f2430;display:grid;place-items:center;min-height:100vh}
+main{background:#fff;border:1px solid #e3e6ef;border-radius:14px;padding:2.5rem 2rem;
+max-width:28rem;margin:1rem;box-shadow:0 10px 30px rgba(20,30,60,.06)}
+h1{font-size:1.4rem;margin:0 0 .5rem} p{color:#4a5163;margin:.5rem 0 0}
+.code{font-weight:700;color:#6b7280;letter-spacing:.08em}
+"""
+#: The CSP source that allows PAGE_STYLE (``style-src 'sha256-…'``).
+PAGE_STYLE_SOURCE = (
+    "'sha256-" + base64.b64encode(hashlib.sha256(PAGE_STYLE.encode()).digest()).decode() + "'"
+)
+
+_PAGE = (
+    """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
-<style>
-body{{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
-background:#f6f7fb;color:#1f2430;display:grid;place-items:center;min-height:100vh}}
-main{{background:#fff;border:1px solid #e3e6ef;border-radius:14px;padding:2.5rem 2rem;
-max-width:28rem;margin:1rem;box-shadow:0 10px 30px rgba(20,30,60,.06)}}
-h1{{font-size:1.4rem;margin:0 0 .5rem}} p{{color:#4a5163;margin:.5rem 0 0}}
-.code{{font-weight:700;color:#6b7280;letter-spacing:.08em}}
-</style></head>
+<style>"""
+    + PAGE_STYLE.replace("{", "{{").replace("}", "}}")
+    + """</style></head>
 <body><main><div class="code">{status}</div><h1>{title}</h1><p>{message}</p></main></body></html>
 """
+)
 
 
 class Page:

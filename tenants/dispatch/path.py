@@ -5,7 +5,9 @@ The first path segment names the tenant and moves from ``PATH_INFO`` into
 (the platform's own routes: signup, admin, static, ...) never name a tenant, and a
 segment that names no tenant falls through to the platform app, which answers 404
 for what it does not serve. The Host must be the base domain: this dispatcher does
-not guess at other names (400 for a malformed Host, 404 for a foreign one).
+not guess at other names (400 for a malformed Host, 404 for a foreign one). A placed
+request carries the canonical public address (the base domain at the public scheme
+and port), as in the subdomain dispatcher.
 
 Usage::
 
@@ -22,7 +24,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from tenants.dispatch.hosts import BadHost, Place, canonical_host, locate
+from tenants.dispatch.hosts import BadHost, Place, PublicOrigin, canonical_host, locate
 from tenants.dispatch.pages import NOT_FOUND, bad_host
 from tenants.dispatch.subdomain import SLUG_KEY
 
@@ -41,20 +43,25 @@ class PathDispatcher:
         platform_app: WSGIApplication,
         tenant_app: Callable[[str], WSGIApplication | None],
         reserved: Iterable[str] = (),
+        *,
+        public_scheme: str = "http",
+        public_port: str = "",
     ) -> None:
         self.domain = domain.lower().rstrip(".")
         self.platform_app = platform_app
         self.tenant_app = tenant_app
         self.reserved = frozenset(reserved)
+        self.origin = PublicOrigin(public_scheme, public_port)
 
     def get_application(self, environ: WSGIEnvironment) -> WSGIApplication:
         try:
-            host, port = canonical_host(environ.get("HTTP_HOST"))
+            host, _port = canonical_host(environ.get("HTTP_HOST"))
         except BadHost as error:
             return bad_host(str(error))
         if locate(host, self.domain).place is not Place.PLATFORM:
+            environ["HTTP_HOST"] = host
             return NOT_FOUND
-        environ["HTTP_HOST"] = f"{host}:{port}" if port else host
+        self.origin.apply(environ, self.domain)
         match = _FIRST_SEGMENT.match(environ.get("PATH_INFO") or "")
         if match is None or match.group(1) in self.reserved:
             return self.platform_app

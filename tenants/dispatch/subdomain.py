@@ -6,6 +6,13 @@ cannot place is answered here (400 for a malformed Host, 404 for a name it does 
 serve) and never reaches an app, since guessing would risk showing one tenant's data
 under another's name.
 
+Once placed, a request carries its canonical public address, not the client's Host:
+``HTTP_HOST`` becomes ``<slug>.<domain>`` (or the bare domain) with the configured
+public port, and the scheme the configured one (``set_public_origin``). Every absolute
+URL an app builds from the request (werkzeug's trailing-slash redirects, ``url_for(...,
+_external=True)``) then points where the platform is really served, never at a port
+or spelling the client made up (``Host: acme.example.com:1``).
+
 Usage::
 
     from tenants.dispatch.subdomain import SubdomainDispatcher
@@ -14,6 +21,8 @@ Usage::
         "example.com",
         platform_app,
         tenant_app=lambda slug: apps.get(slug),  # a WSGI app, or None if unknown
+        public_scheme="https",
+        public_port="",  # the scheme's default port
     )
 """
 
@@ -22,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from tenants.dispatch.hosts import BadHost, Place, canonical_host, locate
+from tenants.dispatch.hosts import BadHost, Place, PublicOrigin, canonical_host, locate
 from tenants.dispatch.pages import NOT_FOUND, bad_host
 
 if TYPE_CHECKING:
@@ -40,23 +49,30 @@ class SubdomainDispatcher:
         domain: str,
         platform_app: WSGIApplication,
         tenant_app: Callable[[str], WSGIApplication | None],
+        *,
+        public_scheme: str = "http",
+        public_port: str = "",
     ) -> None:
         self.domain = domain.lower().rstrip(".")
         self.platform_app = platform_app
         self.tenant_app = tenant_app
+        self.origin = PublicOrigin(public_scheme, public_port)
+        self._tenant_suffix = "." + self.domain
 
     def get_application(self, environ: WSGIEnvironment) -> WSGIApplication:
         try:
-            host, port = canonical_host(environ.get("HTTP_HOST"))
+            host, _port = canonical_host(environ.get("HTTP_HOST"))
         except BadHost as error:
             return bad_host(str(error))
-        environ["HTTP_HOST"] = f"{host}:{port}" if port else host
         place, slug = locate(host, self.domain)
         if place is Place.PLATFORM:
+            self.origin.apply(environ, self.domain)
             return self.platform_app
         if place is Place.TENANT and slug is not None:
             environ[SLUG_KEY] = slug
+            self.origin.apply(environ, slug + self._tenant_suffix)
             return self.tenant_app(slug) or NOT_FOUND
+        environ["HTTP_HOST"] = host
         return NOT_FOUND
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:

@@ -1,9 +1,10 @@
 """The tenant registry: which tenants exist, where they live, and their status.
 
-- ``snapshot``: :class:`TenantRegistry`, the in-memory snapshot of routable tenants
-  the dispatcher reads, kept fresh by polling (this module was ``store.py``);
+- ``lookup``: :class:`TenantRegistry`, how each process looks tenants up (a bounded
+  record cache, ``recordcache``, and a key index, ``keyindex``), kept fresh by reading
+  the change feed (``feed``);
 - ``record``: :class:`TenantRecord`, the plain values the rest of the platform passes;
-- ``models``: the platform database's tables; ``service``: writes that move its clock;
+- ``models``: the platform database's tables; ``service``: writes in one lock order;
 - ``slugs``: which names a tenant may take; ``migrations/``: the platform database's
   Alembic history.
 
@@ -22,7 +23,7 @@ __all__ = ["RegistryUnavailable", "TenantRecord", "TenantRegistry", "TenantStatu
 
 def __getattr__(name: str) -> Any:
     if name == "TenantRegistry":
-        from tenants.registry.snapshot import TenantRegistry
+        from tenants.registry.lookup import TenantRegistry
 
         return TenantRegistry
     raise AttributeError(f"module 'tenants.registry' has no attribute {name!r}")

@@ -9,17 +9,31 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, func, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    func,
+    literal_column,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tenants.registry.record import DEFAULT_DATABASE, SLUG_HOLDING_STATUSES, TenantStatus
 
 __all__ = [
     "DEFAULT_DATABASE",
+    "HOLDS_SLUG",
     "SLUG_HOLDING_STATUSES",
     "AuditEntry",
     "PlatformAdmin",
     "RegistryBase",
+    "RegistryChange",
     "RegistryClock",
     "Tenant",
     "TenantStatus",
@@ -50,8 +64,11 @@ class Tenant(RegistryBase):
             sqlite_where=text(_SLUG_HOLDING_SQL),
             postgresql_where=text(_SLUG_HOLDING_SQL),
         ),
-        Index("ix_tenants_version", "version"),
-        Index("ix_tenants_status", "status"),
+        # The admin list filters by status and pages by id (keyset), newest first.
+        Index("ix_tenants_status_id", "status", "id"),
+        # Substring search on slug and name (pg_trgm GIN indexes) are created by the
+        # migration on PostgreSQL only, as is the generated ``key_hash`` column with its
+        # index (see tenants.registry.keyindex): neither exists on SQLite.
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -68,24 +85,55 @@ class Tenant(RegistryBase):
     storage_revision: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    #: The registry generation of this row's last change (see RegistryClock).
-    version: Mapped[int] = mapped_column(Integer, default=0)
+    #: The id of this row's last entry in the change feed (see RegistryChange): it only
+    #: grows, so apps and sessions compare it to tell an old copy from a new one.
+    version: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
 
     def __repr__(self) -> str:
         return f"<Tenant {self.id} {self.slug!r} {self.status}>"
 
 
-class RegistryClock(RegistryBase):
-    """One row whose generation goes up by one with every change to any tenant.
+#: "The tenant holds its slug", with the statuses written out as in the partial indexes'
+#: WHERE clause: with bound parameters instead, SQLite (always) and PostgreSQL (once a
+#: statement is prepared) cannot tell that those indexes apply, and scan the table.
+HOLDS_SLUG = Tenant.status.in_([literal_column(f"'{status}'") for status in SLUG_HOLDING_STATUSES])
 
-    A process compares it with the generation it last saw (one tiny query per poll)
-    and reloads only the rows whose ``version`` is newer.
+
+class RegistryChange(RegistryBase):
+    """The change feed: one row per change to a tenant, appended by the writer's transaction.
+
+    ``id`` comes from a sequence (an autoincrement on SQLite); ``txid`` is the writer's
+    PostgreSQL transaction id, which lets pollers read the feed exactly although
+    transactions commit in another order than they drew their ids
+    (``tenants.registry.feed`` has the argument). Writers never update a shared row.
+    """
+
+    __tablename__ = "registry_changes"
+    __table_args__ = (
+        Index("ix_registry_changes_txid", "txid"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), Identity(), primary_key=True
+    )
+    txid: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RegistryClock(RegistryBase):
+    """One row: how far the change feed has been pruned.
+
+    Change ids up to ``generation`` may be gone (old entries are deleted as the feed
+    grows); a poller whose position is below it cannot know what it missed and reloads.
+    Only pruning writes this row, so it orders nothing else.
     """
 
     __tablename__ = "registry_clock"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    generation: Mapped[int] = mapped_column(Integer, default=0)
+    generation: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
 
 
 class PlatformAdmin(RegistryBase):

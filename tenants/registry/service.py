@@ -1,22 +1,45 @@
-"""Changes to the registry. Each one moves the registry clock, so every process sees it."""
+"""Changes to the registry. Each one appends to the change feed, so every process sees it.
+
+Every registry write takes its locks in one order: the tenant's row first (its INSERT,
+UPDATE or ``SELECT ... FOR UPDATE``), then the change feed entry (:func:`touch`), then
+the audit entry. No write updates a row shared by all writers, so writes for different
+tenants do not wait for each other, and two writes can only meet on one tenant's row or
+slug, where one simply waits for the other. A deadlock or serialization failure that
+PostgreSQL may still report is retried by :func:`write`, never shown to a person.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import random
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
+from tenants.registry import feed
 from tenants.registry.models import (
     DEFAULT_DATABASE,
+    HOLDS_SLUG,
     SLUG_HOLDING_STATUSES,
     AuditEntry,
-    RegistryClock,
     Tenant,
     TenantStatus,
     utcnow,
 )
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: How often a write is tried when the database reports a deadlock or serialization failure.
+WRITE_ATTEMPTS = 6
+#: PostgreSQL: serialization_failure, deadlock_detected.
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 
 
 class SlugTaken(Exception):
@@ -35,36 +58,61 @@ class TenantNotFound(LookupError):
         self.slug = slug
 
 
-def next_generation(session: Session) -> int:
-    """Move the registry clock one step; the row lock orders concurrent writers."""
-    session.execute(
-        update(RegistryClock)
-        .where(RegistryClock.id == 1)
-        .values(generation=RegistryClock.generation + 1)
-    )
-    return session.execute(
-        select(RegistryClock.generation).where(RegistryClock.id == 1)
-    ).scalar_one()
+def retryable(error: BaseException) -> bool:
+    """A conflict the database resolved by aborting this transaction: running it again works."""
+    original = getattr(error, "orig", None)
+    if getattr(original, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+        return True
+    return isinstance(original, sqlite3.OperationalError) and "locked" in str(original)
+
+
+def write(engine: Engine, work: Callable[[Session], T], *, attempts: int = WRITE_ATTEMPTS) -> T:
+    """Run ``work(session)`` in a transaction of its own and commit it; return its result.
+
+    A deadlock or serialization failure rolls the transaction back and runs ``work``
+    again in a new one (with a short random pause), so ``work`` must only touch the
+    database through its session. Any other error propagates after the rollback.
+    """
+    attempt = 1
+    while True:
+        with Session(engine, expire_on_commit=False) as session:
+            try:
+                result = work(session)
+                session.commit()
+                return result
+            except DBAPIError as error:
+                session.rollback()
+                if attempt >= attempts or not retryable(error):
+                    raise
+                log.info("Registry write conflict (%s); trying again.", error.orig)
+        time.sleep(random.uniform(0, 0.005 * 2**attempt))
+        attempt += 1
 
 
 def touch(session: Session, tenant: Tenant) -> None:
-    """Record that ``tenant`` changed: new version and timestamp."""
-    tenant.version = next_generation(session)
+    """Record that ``tenant`` changed: its row is written first, then the feed entry.
+
+    Flushes the session (the tenant's INSERT or UPDATE takes its row lock and, on
+    PostgreSQL, gives the transaction its id), then appends the change, whose id becomes
+    the tenant's ``version``. Every process applies the change at its next poll.
+    """
     tenant.updated_at = utcnow()
+    if tenant not in session:
+        session.add(tenant)
+    session.flush()
+    set_committed_value(tenant, "version", feed.append(session, tenant.id))
 
 
-def find_live(session: Session, slug: str) -> Tenant | None:
-    """The provisioning, active or suspended tenant holding ``slug``."""
-    return session.execute(
-        select(Tenant).where(
-            func.lower(Tenant.slug) == slug.lower(),
-            Tenant.status.in_([str(s) for s in SLUG_HOLDING_STATUSES]),
-        )
-    ).scalar_one_or_none()
+def find_live(session: Session, slug: str, *, for_update: bool = False) -> Tenant | None:
+    """The provisioning, active or suspended tenant holding ``slug`` (``for_update``: locked)."""
+    query = select(Tenant).where(func.lower(Tenant.slug) == slug.lower(), HOLDS_SLUG)
+    if for_update:
+        query = query.with_for_update()
+    return session.execute(query).scalar_one_or_none()
 
 
-def get_live(session: Session, slug: str) -> Tenant:
-    tenant = find_live(session, slug)
+def get_live(session: Session, slug: str, *, for_update: bool = False) -> Tenant:
+    tenant = find_live(session, slug, for_update=for_update)
     if tenant is None:
         raise TenantNotFound(slug)
     return tenant
@@ -79,7 +127,11 @@ def claim_slug(
     settings: dict[str, Any] | None = None,
     database: str = DEFAULT_DATABASE,
 ) -> Tenant:
-    """Insert a tenant in ``provisioning`` and commit; raise SlugTaken if it is held."""
+    """Insert a tenant in ``provisioning`` and commit; raise SlugTaken if it is held.
+
+    Concurrent claims of one slug meet in the unique index: the second INSERT waits for
+    the first transaction, then fails (SlugTaken) if it committed.
+    """
     tenant = Tenant(
         slug=slug,
         display_name=display_name,
@@ -87,10 +139,10 @@ def claim_slug(
         plan=plan,
         settings=settings or {},
         database=database,
+        version=0,
     )
     try:
         touch(session, tenant)
-        session.add(tenant)
         session.commit()
     except IntegrityError:
         session.rollback()

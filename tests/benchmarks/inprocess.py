@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from werkzeug.test import Client, EnvironBuilder, TestResponse
 
 from tenants.kernel import Platform
-from tenants.registry.models import RegistryClock, Tenant, TenantStatus
+from tenants.registry.models import Tenant, TenantStatus
 from tenants.storage import migrations
 from tenants.workspace import HISTORY
 from tests.benchmarks.environment import (
@@ -208,18 +208,13 @@ def insert_registry_rows(platform: Platform, count: int, *, prefix: str = "tenan
             "storage_revision": head,
             "created_at": now,
             "updated_at": now,
-            "version": index + 1,
+            "version": 0,
         }
         for index, slug in enumerate(slugs)
     ]
     with platform.engine.begin() as connection:
         for start in range(0, count, 2000):
             connection.execute(sa.insert(Tenant.__table__), rows[start : start + 2000])
-        connection.execute(
-            sa.update(RegistryClock.__table__)
-            .where(RegistryClock.__table__.c.id == 1)
-            .values(generation=count)
-        )
     platform.registry.invalidate()
     return slugs
 
@@ -235,8 +230,10 @@ def registry(ctx: Context) -> None:
         slugs = insert_registry_rows(platform, REGISTRY_SIZE)
         inserted = time.perf_counter() - started
         load = timed(lambda: platform.registry.refresh(force=True))
-        if len(platform.registry) != REGISTRY_SIZE:
-            raise BenchmarkError(f"registry holds {len(platform.registry)} tenants")
+        platform.registry.wait_loaded()
+        for slug in slugs:  # warm: every record cached (the cache holds 10,000)
+            if platform.registry.get(slug) is None:
+                raise BenchmarkError(f"registry does not find {slug}")
         unknown = [f"nobody-{index:05d}" for index in range(REGISTRY_SIZE)]
         get = platform.registry.get
         passes = ctx.pick(3, 10)
@@ -269,16 +266,19 @@ def registry(ctx: Context) -> None:
         figure.detail = {
             "lookups_per_repetition": passes * REGISTRY_SIZE,
             "repetitions": len(results[name]),
-            "includes": "TenantRegistry.get: poll-interval check + dict read (and the loop)",
+            "includes": "TenantRegistry.get: poll-interval check, cache read (and the loop)",
         }
     hit_figure.detail.update(
         bulk_insert_s=round(inserted, 3), snapshot_load_ms=round(load * 1000, 1)
     )
     hit_figure.note = (
-        f"in-memory snapshot; 10,000 rows bulk-inserted in {inserted:.2f} s, "
-        f"loaded in {load * 1000:.0f} ms"
+        f"bounded record cache; 10,000 rows bulk-inserted in {inserted:.2f} s, "
+        f"first poll {load * 1000:.0f} ms"
     )
-    miss_figure.note = "an unknown name is a dict miss: no query, nothing stored"
+    miss_figure.note = (
+        "an unknown name: key index says no, a freshness poll at most every "
+        f"{platform.settings.registry_miss_check_seconds * 1000:.0f} ms when they flood"
+    )
 
 
 def url_of(platform: Platform, endpoint: str) -> str | None:

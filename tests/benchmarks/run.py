@@ -3,6 +3,7 @@
     .venv/bin/python tests/benchmarks/run.py            # full run (about 10 minutes)
     .venv/bin/python tests/benchmarks/run.py --quick    # under a minute, smaller samples
     .venv/bin/python tests/benchmarks/run.py --only dispatch,served --json out.json
+    .venv/bin/python tests/benchmarks/run.py --only scale --fleet 1000000   # a million tenants
 
 Prints one table (figure, value, goal, met?) and writes it as JSON (default
 tests/benchmarks/results/latest.json). Every figure is the median of repetitions;
@@ -24,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[0] = str(ROOT)
 
-from tests.benchmarks import fleet, inprocess, jobs, memory, served  # noqa: E402
+from tests.benchmarks import fleet, inprocess, jobs, memory, requestlog, scale, served  # noqa: E402
 from tests.benchmarks.environment import postgres_available  # noqa: E402
 from tests.benchmarks.harness import (  # noqa: E402
     DEFAULT_JSON,
@@ -63,6 +64,8 @@ SECTIONS: tuple[tuple[str, Callable[[Context], None], tuple[str, ...]], ...] = (
     ("memory", memory.memory, ("memory.per_app", "memory.unknown_hosts")),
     ("served", served.served, ("served.ratio",)),
     ("postgres", served.postgres_fleet, ("postgres.connections", "postgres.memory")),
+    ("scale", scale.scale, scale.KEYS),
+    ("requestlog", requestlog.request_log_cost, ("requestlog.cost",)),
     (
         "jobs",
         jobs.jobs,
@@ -96,6 +99,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write JSON")
     parser.add_argument("--markdown", type=Path, help="also write the table as Markdown here")
     parser.add_argument(
+        "--fleet",
+        type=int,
+        metavar="N",
+        help="registry rows for the scale figures (default 10,000; 2,000 with --quick)",
+    )
+    parser.add_argument(
         "--only",
         help="comma-separated sections to run: " + ",".join(name for name, _, _ in SECTIONS),
     )
@@ -109,7 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"Unknown section(s): {', '.join(sorted(unknown))}.", file=sys.stderr)
         return 2
-    ctx = Context(quick=args.quick, figures=new_figures(), postgres_missing=postgres_available())
+    ctx = Context(
+        quick=args.quick,
+        figures=new_figures(),
+        postgres_missing=postgres_available(),
+        fleet=args.fleet,
+    )
     if ctx.postgres_missing:
         ctx.log(f"PostgreSQL figures skipped: {ctx.postgres_missing}")
     started = time.perf_counter()

@@ -69,8 +69,13 @@ def http_get(port: int, host: str, cookie: str | None = None, path: str = "/") -
 
 
 @contextlib.contextmanager
-def gunicorn(app: str, environ: dict[str, str], probe_host: str) -> Iterator[int]:
-    """``app`` served by gunicorn (sync workers) on a free loopback port; stopped afterwards."""
+def gunicorn(
+    app: str, environ: dict[str, str], probe_host: str, stdout: Path | None = None
+) -> Iterator[int]:
+    """``app`` served by gunicorn (sync workers) on a free loopback port; stopped afterwards.
+
+    Its stdout (the request log) goes to ``stdout`` when given, else nowhere.
+    """
     port = free_port()
     command = [sys.executable, "-m", "gunicorn"]
     if GUNICORN_CONFIG.exists():
@@ -93,14 +98,19 @@ def gunicorn(app: str, environ: dict[str, str], probe_host: str) -> Iterator[int
         app,
     ]
     log = tempfile.TemporaryFile()
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=environ,
-        stdout=subprocess.DEVNULL,  # the request log: one JSON line per request
-        stderr=log,
-        preexec_fn=die_with_parent,
-    )
+    out = stdout.open("ab") if stdout is not None else subprocess.DEVNULL
+    try:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=environ,
+            stdout=out,  # the request log: one JSON line per request
+            stderr=log,
+            preexec_fn=die_with_parent,
+        )
+    finally:
+        if stdout is not None:
+            out.close()  # type: ignore[union-attr]
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -128,6 +138,8 @@ def gunicorn(app: str, environ: dict[str, str], probe_host: str) -> Iterator[int
 # -- load generators -----------------------------------------------------------------------
 
 _CSRF_VALUE = re.compile(rb'(name="csrf_token"[^>]*value=")[^"]*')
+#: The CSP nonce differs per response (and the bare app, without the middleware, has none).
+_NONCE_VALUE = re.compile(rb'(nonce=")[^"]*')
 _WRK_RPS = re.compile(r"Requests/sec:\s+([0-9.]+)")
 _WRK_BAD = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
 
@@ -232,7 +244,7 @@ def served(ctx: Context) -> None:
                 status, body = http_get(port, host_of(slug), cookie)
                 if status != 200 or name.encode() not in body:
                     raise BenchmarkError(f"{label} answered {status}: {body[:200]!r}")
-                pages[label] = _CSRF_VALUE.sub(rb"\1", body)
+                pages[label] = _NONCE_VALUE.sub(rb"\1", _CSRF_VALUE.sub(rb"\1", body))
             if pages["platform"] != pages["bare"]:
                 raise BenchmarkError(
                     "the bare app no longer renders the same page as the platform; "

@@ -1,7 +1,7 @@
 """Add job records (jobs) and periodic job schedules (job_schedules) for background jobs
 
-Revision ID: 0003_jobs
-Revises: 0002_tenant_database
+Revision ID: 0004_jobs
+Revises: 0003_registry_change_feed
 Create Date: 2026-11-30
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_jobs"
-down_revision: str | None = "0002_tenant_database"
+revision: str = "0004_jobs"
+down_revision: str | None = "0003_registry_change_feed"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
