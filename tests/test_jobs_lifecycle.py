@@ -15,6 +15,7 @@ from tenants.jobs.models import JobRecord, utcnow
 from tenants.jobs.runtime import InvalidJobArguments, JobRuntime
 from tenants.jobs.store import JobNotFound, JobStateConflict
 from tenants.kernel import Platform
+from tenants.registry.record import RegistryUnavailable
 from tests.job_samples import fail_until, progress, record_notes
 from tests.jobs_support import (  # noqa: F401 - fixtures
     finished,
@@ -276,3 +277,30 @@ def test_a_job_whose_tenant_app_cannot_be_built_fails_and_is_kept(
         row = wait_for(lambda: finished(jobs, handle.id))
     assert row.state == "failed"  # record_notes has one attempt
     assert "Cannot open the tenant" in row.last_error and "unreadable" in row.last_error
+
+
+def test_a_registry_that_fails_as_a_job_opens_its_tenant_costs_no_attempt(
+    platform: Platform,
+    jobs: JobRuntime,  # noqa: F811
+    create_tenant: Create,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    create_tenant("acme")
+    handle = record_notes.enqueue_for(platform.registry.get("acme"), platform=platform, label="x")
+    real_get = platform.registry.get
+    failed: list[str] = []
+
+    def unavailable_once(slug: str) -> object:
+        # The registry's outage (a stuck poll, a restarting database) cannot be timed
+        # for real around one job's start: the first lookup fails as it would.
+        if not failed:
+            failed.append(slug)
+            raise RegistryUnavailable("The tenant registry has not answered for a while.")
+        return real_get(slug)
+
+    monkeypatch.setattr(platform.registry, "get", unavailable_once)
+    with running_worker(jobs):
+        row = wait_for(lambda: finished(jobs, handle.id))
+    # Handed back and delivered again by the broker; record_notes has a single attempt.
+    assert failed == ["acme"]
+    assert (row.state, row.attempts) == ("succeeded", 1), row.last_error

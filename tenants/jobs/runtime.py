@@ -228,6 +228,12 @@ class JobRuntime:
         try:
             outcome = self.run(claimed)
         except PlatformUnavailable:
+            # The job did not start: hand it back, so that the broker's retry of this
+            # delivery is not counted as an attempt (nor taken for a dead worker's).
+            try:
+                self.store.hand_back(claimed)
+            except SQLAlchemyError:
+                log.warning("Could not hand job %s back; its next delivery counts.", claimed.id)
             raise
         except Exception as error:  # never leave a started job without an end
             log.exception("The job runtime failed around job %s.", claimed.id)

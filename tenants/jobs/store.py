@@ -416,6 +416,33 @@ class JobStore:
             tenant_row=tenant,
         )
 
+    def hand_back(self, claimed: Claimed) -> bool:
+        """Undo a claim whose job never started: the delivery that comes again is no new attempt.
+
+        For a failure around the job (the registry or the platform database did not
+        answer while the job's tenant was opened), not in it. False if the row moved on.
+        """
+        values: dict[str, Any] = {
+            "state": QUEUED,
+            "attempts": claimed.attempts - 1,
+            "worker": None,
+            "updated_at": utcnow(),
+        }
+        if claimed.attempts == 1:
+            values["started_at"] = None  # it never started
+        with self._writing() as connection:
+            result = connection.execute(
+                update(jobs)
+                .where(
+                    jobs.c.id == claimed.id,
+                    jobs.c.token == claimed.token,
+                    jobs.c.state == RUNNING,
+                    jobs.c.attempts == claimed.attempts,
+                )
+                .values(**values)
+            )
+        return result.rowcount == 1
+
     def tenant_row(self, tenant_id: int) -> tuple[str, str, int] | None:
         """(slug, status, version) of a tenant straight from the registry table."""
         with self._reading() as connection:
