@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the tests need and run them all, on SQLite and on PostgreSQL.
 # PostgreSQL: TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres).
+# Redis (the job queue's tests): TEST_REDIS_URL (default redis://127.0.0.1:6379/0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from tenants import cleanup, lifecycle
 from tenants.admins import InvalidAdmin, create_admin
 from tenants.console.extensions import platform_of
+from tenants.jobs.cli import jobs_cli  # also puts the job tables in RegistryBase.metadata
 from tenants.registry import service
 from tenants.registry.models import (
     SLUG_HOLDING_STATUSES,
@@ -232,6 +233,7 @@ def admin_create(email: str, password: str) -> None:
 def register_commands(app: Flask) -> None:
     app.cli.add_command(admin_cli)
     app.cli.add_command(db_cli)
+    app.cli.add_command(jobs_cli)
     app.cli.add_command(tenants_cli)
 
 

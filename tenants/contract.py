@@ -12,11 +12,14 @@ declared here:
   transaction that creates it, and returns the owner's id;
 - ``sign_in(services, owner_id)`` says how the platform hands the new owner over to the
   tenant app right after signup, without knowing the app's URLs;
-- ``describe(connection)`` gives the facts the admin console may show about a tenant.
+- ``describe(connection)`` gives the facts the admin console may show about a tenant;
+- ``jobs`` (optional) lists the background jobs the app declares (``tenants.jobs``):
+  the platform's workers run and schedule these, and only these, in its tenants.
 
 A tenant app gets what it may use from the platform in one typed object,
-:class:`TenantServices`: its tenant record, its storage engine, its secret key and the
-settings it needs. Usage (a complete tenant app; ``examples/guestbook`` is a fuller one)::
+:class:`TenantServices`: its tenant record, its storage engine, its secret key, the
+settings it needs and its background jobs (``services.jobs``). Usage (a complete tenant
+app; ``examples/guestbook`` is a fuller one)::
 
     from pathlib import Path
 
@@ -64,7 +67,7 @@ one, with its migrations and tests.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -80,6 +83,9 @@ from tenants.sessions import SessionLifetimes
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
+
+    from tenants.jobs.catalog import JobDefinition
+    from tenants.jobs.tenant_api import TenantJobs
 
 __all__ = [
     "ContractError",
@@ -153,9 +159,9 @@ class PlatformLinks:
 class TenantServices:
     """What a tenant app may use from the platform, for one tenant.
 
-    Handed to ``TenantApp.create_app`` (and to ``sign_in``). Later platform services
-    (mail, background jobs) are added here as typed attributes: an app declares what it
-    uses by reading them, and nothing is looked up by a string key.
+    Handed to ``TenantApp.create_app`` (and to ``sign_in``). Platform services (background
+    jobs; later mail) are typed attributes: an app declares what it uses by reading
+    them, and nothing is looked up by a string key.
     """
 
     tenant: TenantRecord
@@ -181,6 +187,8 @@ class TenantServices:
     read_tenant: Callable[[], TenantRecord | None] | None = field(default=None, repr=False)
     #: Changes the tenant's display name and settings in the registry (audited).
     write_tenant: Callable[..., TenantRecord] | None = field(default=None, repr=False)
+    #: Makes this tenant's job service (called at most once per services object).
+    open_jobs: Callable[[], TenantJobs] | None = field(default=None, repr=False)
 
     @property
     def url_scheme(self) -> str:
@@ -203,6 +211,17 @@ class TenantServices:
         if self.open_engine is None:
             raise ContractError("These services have no storage (built without open_engine).")
         return self.open_engine()
+
+    @cached_property
+    def jobs(self) -> TenantJobs:
+        """This tenant's background jobs: ``enqueue(job, **args)``, ``get(id)``, ``list_own()``.
+
+        Every job enqueued here is stamped with this tenant; reads answer for this tenant
+        only (another tenant's job id is as unknown as one that never existed).
+        """
+        if self.open_jobs is None:
+            raise ContractError("These services have no job queue (built without open_jobs).")
+        return self.open_jobs()
 
     def close(self) -> None:
         """Release the engine, if one was made (the platform calls this on eviction)."""
@@ -263,6 +282,10 @@ class TenantApp:
     add_user: Callable[[Session, NewUser], int] | None = None
     #: Optional, for a later customer export: the tables (and columns) it includes.
     export: Mapping[str, Iterable[str]] | None = None
+    #: Optional: the app's background jobs (``@tenant_job``/``@platform_job`` definitions).
+    #: Workers run, and periodic ones fan out over, only the jobs listed here (besides the
+    #: platform's own and ``JOBS_IMPORTS``): a job of another product never runs here.
+    jobs: Sequence[JobDefinition] = ()
 
     def __post_init__(self) -> None:
         problems = []
@@ -277,6 +300,15 @@ class TenantApp:
         for name in ("create_app", "provision", "sign_in", "describe"):
             if not callable(getattr(self, name)):
                 problems.append(f"{name} must be callable")
+        if isinstance(self.jobs, str | bytes) or not isinstance(self.jobs, Iterable):
+            problems.append("jobs must be a sequence of job definitions (from @tenant_job)")
+        else:
+            object.__setattr__(self, "jobs", tuple(self.jobs))
+            for job in self.jobs:
+                if not (isinstance(getattr(job, "name", None), str) and callable(job)):
+                    problems.append(
+                        f"jobs holds {job!r}, not a job definition; list what @tenant_job returns"
+                    )
         if problems:
             raise ContractError(f"TenantApp {self.name!r} is not usable: " + "; ".join(problems))
 

@@ -32,12 +32,14 @@ def main(argv: list[str] | None = None) -> None:
 
     from werkzeug.serving import is_running_from_reloader, run_simple
 
+    from tenants.jobs.devserver import run_jobs_in_background
     from tenants.wsgi import load
 
     platform = load(development=True)
 
     if args.demo and not is_running_from_reloader():
         set_up_demo(platform)
+    run_jobs_in_background(platform, reloading=not args.no_reload)
     run_simple(
         args.host,
         args.port,

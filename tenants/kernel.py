@@ -36,6 +36,8 @@ from tenants.dispatch.logsink import open_sink
 from tenants.dispatch.path import PathDispatcher
 from tenants.dispatch.resolver import TenantResolver
 from tenants.dispatch.subdomain import SubdomainDispatcher
+from tenants.jobs.runtime import close_runtime, forget_runtime_after_fork, runtime_of
+from tenants.jobs.tenant_api import TenantJobs
 from tenants.keys import derive_tenant_secret
 from tenants.registry.lookup import TenantRegistry
 from tenants.registry.models import Tenant
@@ -173,6 +175,7 @@ class Platform:
             close_engine=self.storage.release,
             read_tenant=read_tenant,
             write_tenant=write_tenant,
+            open_jobs=lambda: TenantJobs(tenant, lambda: runtime_of(self)),
         )
 
     def build_tenant_app(
@@ -187,6 +190,10 @@ class Platform:
             raise
         self._services[id(app)] = services
         return app
+
+    def services_of(self, app: WSGIApplication) -> TenantServices | None:
+        """The services handed to ``app``, a tenant app this platform built and still caches."""
+        return self._services.get(id(app))
 
     def tenant_changed(self, tenant_id: int) -> None:
         """The registry says a tenant changed: rebuild its app, re-read where it lives."""
@@ -226,9 +233,10 @@ class Platform:
             self.storage.release(engine)
 
     def close(self) -> None:
-        """Release every cached app and the engine (tests, shutdown, after fork)."""
+        """Release every cached app, the job runtime and the engines (tests, shutdown)."""
         self.registry.close()
         self.apps.clear()
+        close_runtime(self)
         for engine in (self.engine, *self.tenant_engines.values()):
             engine.dispose()
         close = getattr(self.request_log, "close", None)
@@ -239,6 +247,7 @@ class Platform:
         """In a new worker process: never share pooled connections with the parent."""
         for engine in (self.engine, *self.tenant_engines.values()):
             engine.dispose(close=False)
+        forget_runtime_after_fork(self)
         self.apps.clear()
         self.registry.after_fork()
 

@@ -104,7 +104,14 @@ def test_every_admin_url_refuses_anonymous_users(platform, client, create_tenant
     tenant = create_tenant("acme")
     token = csrf_token(client.get("/admin/login", headers=HOST))
     session_id = "0" * 64
-    pages = ["/admin/", f"/admin/tenants/{tenant.id}", "/admin/tenants/999", "/admin/account/"]
+    job = "0" * 32
+    pages = [
+        "/admin/",
+        f"/admin/tenants/{tenant.id}",
+        "/admin/tenants/999",
+        "/admin/jobs/",
+        "/admin/account/",
+    ]
     actions = [
         f"/admin/account/sessions/{session_id}/end",
         "/admin/account/sessions/end-all",
@@ -112,11 +119,15 @@ def test_every_admin_url_refuses_anonymous_users(platform, client, create_tenant
         f"/admin/tenants/{tenant.id}/resume",
         f"/admin/tenants/{tenant.id}/plan",
         f"/admin/tenants/{tenant.id}/delete",
+        f"/admin/jobs/{job}/retry",
+        f"/admin/jobs/{job}/discard",
         "/admin/logout",
     ]
     # Every admin route is in one of the two lists (a new one must be added here).
     rules = {
-        re.sub(r"<int:tenant_id>", str(tenant.id), rule.rule).replace("<session_id>", session_id)
+        re.sub(r"<int:tenant_id>", str(tenant.id), rule.rule)
+        .replace("<session_id>", session_id)
+        .replace("<job_id>", job)
         for rule in platform.console.url_map.iter_rules()
         if rule.rule.startswith("/admin") and rule.endpoint != "admin_auth.login"
     }

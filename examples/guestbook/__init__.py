@@ -52,4 +52,6 @@ app = TenantApp(
     sign_in=accounts.sign_in,
     describe=describe,
     add_user=accounts.add_user,
+    # The accounts' nightly upkeep (and its Background jobs page) come with accounts.
+    jobs=accounts.JOBS,
 )

@@ -1,5 +1,6 @@
 """Accounts for any tenant app built with Flask: users and roles, log-in and log-out,
-the new owner's sign-in after signup, members, the account page and workspace settings.
+the new owner's sign-in after signup, members, the account page, workspace settings and
+the owners' Background jobs page.
 
 A product composes them with its own modules::
 
@@ -11,9 +12,9 @@ A product composes them with its own modules::
         ...
 
 and declares them in its :class:`~tenants.contract.TenantApp` (``provision``, ``sign_in``,
-``describe``, ``add_user`` below; ``MODELS`` in its metadata). Templates extend
-``layout.html``: this package ships one, and a product's own ``templates/layout.html``
-wins over it.
+``describe``, ``add_user`` below; ``MODELS`` in its metadata; ``JOBS`` in its jobs).
+Templates extend ``layout.html``: this package ships one, and a product's own
+``templates/layout.html`` wins over it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from flask_login import current_user
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
-from tenants.accounts import account, auth, members, settings_page
+from tenants.accounts import account, auth, jobs_page, members, settings_page, upkeep
 from tenants.accounts.extensions import csrf, db, login_manager
 from tenants.accounts.models import Role, UsedLoginToken, User, UserSession
 from tenants.accounts.tokens import make_login_token
@@ -34,6 +35,7 @@ from tenants.appkit.modules import NavLink
 from tenants.contract import NewOwner, NewUser, SignInHandoff, TenantServices
 
 __all__ = [
+    "JOBS",
     "MODELS",
     "NAV",
     "add_user",
@@ -45,13 +47,15 @@ __all__ = [
 
 #: The accounts' tables, for the product's ``metadata_of(*accounts.MODELS, ...)``.
 MODELS: tuple[type, ...] = (User, UserSession, UsedLoginToken)
+#: The accounts' background jobs, for the product's ``TenantApp(jobs=(*accounts.JOBS, ...))``.
+JOBS = (upkeep.purge_spent_login_tokens,)
 #: The accounts' own navigation links (after the product's).
 NAV = (
     NavLink("Members", "members.index"),
     NavLink("Settings", "settings.edit", owners_only=True),
     NavLink("Account", "account.index"),
 )
-BLUEPRINTS = (auth.bp, members.bp, account.bp, settings_page.bp)
+BLUEPRINTS = (auth.bp, members.bp, account.bp, settings_page.bp, jobs_page.bp)
 #: ``app.extensions`` key of the app's navigation links.
 NAV_LINKS = "tenants.accounts.nav"
 

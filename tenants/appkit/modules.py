@@ -7,8 +7,12 @@ one line in the product's list, and the layout builds its navigation from them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask import Blueprint
+
+if TYPE_CHECKING:
+    from tenants.jobs.catalog import JobDefinition
 
 
 @dataclass(frozen=True)
@@ -34,3 +38,5 @@ class ProductModule:
     nav: tuple[NavLink, ...] = ()
     #: A template fragment the product's home page includes (e.g. "notes/_home.html").
     home_template: str | None = None
+    #: Its background jobs (``@tenant_job`` definitions): the product's TenantApp lists them.
+    jobs: tuple[JobDefinition, ...] = ()

@@ -14,8 +14,10 @@ from flask import Flask
 
 from tenants.appkit.sqla import provide_engine
 from tenants.console import health, pages, signup
+from tenants.console import jobs as admin_jobs
 from tenants.console.admin import init_admin
 from tenants.console.extensions import attach_platform, csrf, registry_db
+from tenants.jobs.runtime import attach_runtime
 from tenants.keys import derive_console_secret
 from tenants.web import STATIC_DIR
 from tenants.web.errors import register_error_pages
@@ -54,6 +56,7 @@ def create_console_app(platform: Platform, test_config: dict[str, Any] | None = 
     if test_config:
         app.config.update(test_config)
     attach_platform(app, platform)
+    attach_runtime(app, platform)
     provide_engine(app, lambda: platform.engine)
     registry_db.init_app(app)
     csrf.init_app(app)
@@ -61,6 +64,7 @@ def create_console_app(platform: Platform, test_config: dict[str, Any] | None = 
     signup.init_signup(app)
     app.register_blueprint(health.bp)
     init_admin(app)
+    app.register_blueprint(admin_jobs.bp)
     register_error_pages(app)
     guard_input(app)
     return app.ready()

@@ -194,7 +194,9 @@ class TenantRegistry:
         self._reset()
 
     def _poll_when_due(self, now: float) -> None:
-        started = self._feed is not None
+        # Until a poll has succeeded there is nothing to answer from: wait for the first
+        # (the feed is set before that poll ends, so it cannot tell "started").
+        started = self._succeeded_at > _NEVER
         if not self._poll_lock.acquire(blocking=not started):
             # Another thread is polling: answer from what we have, unless that is too old.
             if now - self._succeeded_at > self.stale_after:

@@ -67,4 +67,5 @@ def workspace_app(
         sign_in=accounts.sign_in,
         describe=accounts.describe,
         add_user=accounts.add_user,
+        jobs=(*accounts.JOBS, *(job for module in modules for job in module.jobs)),
     )

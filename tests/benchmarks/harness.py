@@ -198,6 +198,39 @@ CATALOGUE: tuple[tuple[str, str, str, Goal | None], ...] = (
         "%",
         Goal("<=", 3.0),
     ),
+    ("jobs.latency_p50_embedded", "11. Jobs: enqueue to start, embedded queue, p50", "ms", None),
+    (
+        "jobs.latency_p95_embedded",
+        "11. Jobs: enqueue to start, embedded queue, p95",
+        "ms",
+        Goal("<=", 250.0),
+    ),
+    ("jobs.latency_p50_redis", "11. Jobs: enqueue to start, Redis, p50", "ms", None),
+    ("jobs.latency_p95_redis", "11. Jobs: enqueue to start, Redis, p95", "ms", Goal("<=", 250.0)),
+    (
+        "jobs.throughput_embedded",
+        "11. Jobs: throughput, 2 worker processes, embedded queue",
+        "jobs/s",
+        Goal(">=", 100.0),
+    ),
+    (
+        "jobs.throughput_redis",
+        "11. Jobs: throughput, 2 worker processes, Redis",
+        "jobs/s",
+        Goal(">=", 100.0),
+    ),
+    (
+        "jobs.fairness_embedded",
+        "11. Jobs: another tenant's job starts, one tenant has 10,000 queued, embedded",
+        "s",
+        Goal("<=", 2.0),
+    ),
+    (
+        "jobs.fairness_redis",
+        "11. Jobs: another tenant's job starts, one tenant has 10,000 queued, Redis",
+        "s",
+        Goal("<=", 2.0),
+    ),
 )
 
 

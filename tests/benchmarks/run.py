@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[0] = str(ROOT)
 
-from tests.benchmarks import fleet, inprocess, memory, requestlog, scale, served  # noqa: E402
+from tests.benchmarks import fleet, inprocess, jobs, memory, requestlog, scale, served  # noqa: E402
 from tests.benchmarks.environment import postgres_available  # noqa: E402
 from tests.benchmarks.harness import (  # noqa: E402
     DEFAULT_JSON,
@@ -66,6 +66,20 @@ SECTIONS: tuple[tuple[str, Callable[[Context], None], tuple[str, ...]], ...] = (
     ("postgres", served.postgres_fleet, ("postgres.connections", "postgres.memory")),
     ("scale", scale.scale, scale.KEYS),
     ("requestlog", requestlog.request_log_cost, ("requestlog.cost",)),
+    (
+        "jobs",
+        jobs.jobs,
+        (
+            "jobs.latency_p50_embedded",
+            "jobs.latency_p95_embedded",
+            "jobs.latency_p50_redis",
+            "jobs.latency_p95_redis",
+            "jobs.throughput_embedded",
+            "jobs.throughput_redis",
+            "jobs.fairness_embedded",
+            "jobs.fairness_redis",
+        ),
+    ),
     (
         "fleet",
         fleet.fleet,

@@ -1,7 +1,7 @@
 """Widen audit_log.actor to 320 characters: "signup:" and a 254-character email fit
 
-Revision ID: 0004_audit_actor_width
-Revises: 0003_registry_change_feed
+Revision ID: 0005_audit_actor_width
+Revises: 0004_jobs
 Create Date: 2026-11-30
 """
 
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 from alembic.operations import BatchOperations
 
-revision: str = "0004_audit_actor_width"
-down_revision: str | None = "0003_registry_change_feed"
+revision: str = "0005_audit_actor_width"
+down_revision: str | None = "0004_jobs"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

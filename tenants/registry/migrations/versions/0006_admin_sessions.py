@@ -1,7 +1,7 @@
 """Add admin_sessions: server-side sessions of platform admins (logout ends them)
 
-Revision ID: 0005_admin_sessions
-Revises: 0004_audit_actor_width
+Revision ID: 0006_admin_sessions
+Revises: 0005_audit_actor_width
 Create Date: 2026-11-30
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_admin_sessions"
-down_revision: str | None = "0004_audit_actor_width"
+revision: str = "0006_admin_sessions"
+down_revision: str | None = "0005_audit_actor_width"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
