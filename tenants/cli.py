@@ -25,7 +25,7 @@ from tenants.console.extensions import platform_of
 from tenants.jobs.cli import jobs_cli  # also puts the job tables in RegistryBase.metadata
 from tenants.registry import service
 from tenants.registry.models import (
-    SLUG_HOLDING_STATUSES,
+    LIVE_STATUSES,
     RegistryBase,
     Tenant,
     TenantStatus,
@@ -208,16 +208,58 @@ def tenants_resume(slug: str) -> None:
 
 @tenants_cli.command("delete")
 @click.argument("slug")
-@click.option("--yes", is_flag=True, help="Confirm: the tenant's storage is dropped.")
+@click.option("--yes", is_flag=True, help="Confirm: the tenant goes offline at once.")
 @friendly_errors
 def tenants_delete(slug: str, yes: bool) -> None:
-    """Delete SLUG and drop its storage (its data is gone; the slug is free again)."""
+    """Delete SLUG: unreachable at once, restorable until its grace period ends."""
     if not yes:
         raise click.ClickException(
-            f"Deleting {slug} drops all its data; run again with --yes to confirm."
+            f"Deleting {slug} takes it offline at once and purges its data after "
+            "TENANT_DELETE_GRACE_DAYS; run again with --yes to confirm."
         )
     tenant = lifecycle.delete_tenant(_platform(), slug, actor="cli")
-    click.echo(f"Deleted {tenant.slug} and dropped its storage.")
+    if tenant.status == TenantStatus.PURGED:
+        click.echo(f"Deleted {tenant.slug} (a provisioning that never finished) and purged it.")
+        return
+    assert tenant.purge_after is not None
+    click.echo(
+        f"Deleted {tenant.slug}: offline now, purged after {tenant.purge_after:%Y-%m-%d %H:%M} "
+        f"UTC; 'flask --app tenants.wsgi tenants undelete {tenant.slug}' restores it until then."
+    )
+
+
+@tenants_cli.command("undelete")
+@click.argument("slug")
+@friendly_errors
+def tenants_undelete(slug: str) -> None:
+    """Restore SLUG, deleted within its grace period, in the status it had."""
+    tenant = lifecycle.undelete_tenant(_platform(), slug, actor="cli")
+    click.echo(f"Restored {tenant.slug}: it is {tenant.status} again.")
+
+
+@tenants_cli.command("purge")
+@click.argument("slug")
+@click.option(
+    "--confirm",
+    "confirm",
+    default=None,
+    help="The slug again, typed (asked for when not given).",
+)
+@friendly_errors
+def tenants_purge(slug: str, confirm: str | None) -> None:
+    """Purge deleted tenant SLUG now: its storage is dropped for good, its slug freed."""
+    if confirm is None:
+        confirm = click.prompt(f"This drops all data of {slug} for good. Type its slug")
+    tenant = lifecycle.purge_tenant(_platform(), slug, confirm=confirm, actor="cli")
+    click.echo(f"Purged {tenant.slug}: its storage is dropped and its slug is free.")
+
+
+@tenants_cli.command("purge-due")
+@friendly_errors
+def tenants_purge_due() -> None:
+    """Purge every deleted tenant whose grace period is over (the purge job does it hourly)."""
+    purged = lifecycle.purge_due(_platform(), actor="cli")
+    click.echo(f"Purged {len(purged)} tenant(s){': ' + ', '.join(purged) if purged else '.'}")
 
 
 @admin_cli.command("create")
@@ -279,7 +321,7 @@ def _fleet(platform: Platform, slugs: Sequence[str]) -> list[_FleetTenant]:
     if not slugs:
         query = select(*columns).where(Tenant.status.in_(MIGRATED_STATUSES))
     else:
-        holding = [str(status) for status in SLUG_HOLDING_STATUSES]
+        holding = [str(status) for status in LIVE_STATUSES]
         wanted = {slug.strip().lower() for slug in slugs}
         query = select(*columns).where(
             func.lower(Tenant.slug).in_(wanted), Tenant.status.in_(holding)

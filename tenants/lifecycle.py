@@ -16,15 +16,16 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tenants.cleanup import drop_storage_of, lease_of
+from tenants.cleanup import drop_purged, drop_storage_of, lease_of, mark_purged, purge_due
 from tenants.contract import NewOwner
 from tenants.registry import service
-from tenants.registry.models import DEFAULT_DATABASE, Tenant, TenantStatus, utcnow
+from tenants.registry.models import DEFAULT_DATABASE, AuditEntry, Tenant, TenantStatus, utcnow
 from tenants.registry.record import DISPLAY_NAME_SIZE
 from tenants.registry.service import SlugTaken, TenantNotFound
 from tenants.registry.slugs import InvalidSlug, validate_slug
@@ -45,8 +46,11 @@ __all__ = [
     "TenantNotFound",
     "delete_tenant",
     "provision_tenant",
+    "purge_due",
+    "purge_tenant",
     "resume_tenant",
     "suspend_tenant",
+    "undelete_tenant",
     "valid_email",
 ]
 
@@ -241,11 +245,25 @@ def resume_tenant(platform: Platform, slug: str, *, actor: str = "cli") -> Tenan
     )
 
 
-def delete_tenant(platform: Platform, slug: str, *, actor: str = "cli") -> Tenant:
-    """Mark the tenant deleted (unroutable at once, slug free), then drop its storage."""
+def grace_of(platform: Platform) -> timedelta:
+    return timedelta(days=platform.settings.tenant_delete_grace_days)
+
+
+def delete_tenant(
+    platform: Platform, slug: str, *, actor: str = "cli", now: datetime | None = None
+) -> Tenant:
+    """Make the tenant unreachable at once; its storage and slug stay for the grace period.
+
+    Every process answers 404 for it within a poll interval (the change feed), and no
+    request reaches its storage after that; an admin can :func:`undelete_tenant` it
+    until ``purge_after``, when :func:`purge_due` drops its storage. A provisioning that
+    died (past its lease) has nothing worth keeping: it is purged at once.
+    """
+    now = now or utcnow()
 
     def mark_deleted(session: Session) -> Tenant:
         tenant = service.get_live(session, slug, for_update=True)
+        was = tenant.status
         if tenant.status == TenantStatus.PROVISIONING:
             # Within its lease a provisioning may still finish; past it, it is dead.
             left = lease_remaining(platform, tenant)
@@ -254,15 +272,78 @@ def delete_tenant(platform: Platform, slug: str, *, actor: str = "cli") -> Tenan
                     f"Tenant “{tenant.slug}” is still being provisioned; try again in "
                     f"{left} second{'s' if left != 1 else ''}."
                 )
-        service.set_status(session, tenant, TenantStatus.DELETED)
-        service.audit(session, actor, "tenant.delete", tenant, slug=tenant.slug)
+            tenant.deleted_at = tenant.purge_after = now
+            service.set_status(session, tenant, TenantStatus.PURGED)
+        else:
+            tenant.deleted_at = now
+            tenant.purge_after = now + grace_of(platform)
+            service.set_status(session, tenant, TenantStatus.DELETED)
+        service.audit(
+            session,
+            actor,
+            "tenant.delete",
+            tenant,
+            slug=tenant.slug,
+            was=str(was),
+            purge_after=tenant.purge_after.isoformat(timespec="seconds"),
+        )
         return tenant
 
     tenant = service.write(platform.engine, mark_deleted)
     platform.registry.invalidate()
     platform.apps.discard(tenant.id)
-    platform.storage.drop(tenant.id)
-    platform.storage.forget(tenant.id)
+    if tenant.status == TenantStatus.PURGED:
+        drop_purged(platform, tenant.id)
+    return tenant
+
+
+def undelete_tenant(platform: Platform, slug: str, *, actor: str = "cli") -> Tenant:
+    """Bring a tenant deleted within its grace period back, in the status it had."""
+
+    def restore(session: Session) -> Tenant:
+        tenant = service.get_live(session, slug, for_update=True, deleted=True)
+        if tenant.status != TenantStatus.DELETED:
+            raise InvalidTransition(f"Tenant “{tenant.slug}” is {tenant.status}, not deleted.")
+        was = session.execute(
+            select(AuditEntry.detail)
+            .where(AuditEntry.tenant_id == tenant.id, AuditEntry.action == "tenant.delete")
+            .order_by(AuditEntry.id.desc())
+            .limit(1)
+        ).scalar()
+        previous = (was or {}).get("was")
+        status = (
+            TenantStatus.SUSPENDED if previous == TenantStatus.SUSPENDED else TenantStatus.ACTIVE
+        )
+        tenant.deleted_at = tenant.purge_after = None
+        service.set_status(session, tenant, status)
+        service.audit(session, actor, "tenant.undelete", tenant, status=str(status))
+        return tenant
+
+    tenant = service.write(platform.engine, restore)
+    platform.registry.invalidate()
+    return tenant
+
+
+def purge_tenant(platform: Platform, slug: str, *, confirm: str, actor: str = "cli") -> Tenant:
+    """Purge a deleted tenant now, before its grace period ends; ``confirm`` must be its slug.
+
+    Nothing can bring it back after this: the storage is dropped and the slug is free.
+    """
+    if confirm.strip().lower() != slug.strip().lower():
+        raise InvalidTransition(f"Type “{slug}” exactly to purge it; nothing was purged.")
+
+    def mark(session: Session) -> Tenant:
+        tenant = service.get_live(session, slug, for_update=True, deleted=True)
+        if tenant.status != TenantStatus.DELETED:
+            raise InvalidTransition(
+                f"Tenant “{tenant.slug}” is {tenant.status}; delete it first, then purge it."
+            )
+        mark_purged(session, tenant, actor, reason="purged before the end of its grace period")
+        return tenant
+
+    tenant = service.write(platform.engine, mark)
+    platform.registry.invalidate()
+    drop_purged(platform, tenant.id)
     return tenant
 
 

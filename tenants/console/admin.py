@@ -43,10 +43,11 @@ from tenants.console.admin_forms import (
     LIVE,
     DeleteForm,
     PlanForm,
+    PurgeForm,
     TenantSearchForm,
 )
 from tenants.console.extensions import platform_of, registry_db
-from tenants.registry.models import HOLDS_SLUG, SLUG_HOLDING_STATUSES, AuditEntry, Tenant
+from tenants.registry.models import LIVE_STATUSES, AuditEntry, Tenant
 
 if TYPE_CHECKING:
     from tenants.kernel import Platform
@@ -60,7 +61,7 @@ COUNT_CAP = 1_000
 MAX_CURSOR = 2**63 - 1
 #: The newest audit entries shown on a tenant's page.
 AUDIT_ENTRIES_SHOWN = 200
-_LIVE = tuple(str(status) for status in SLUG_HOLDING_STATUSES)
+_LIVE = tuple(str(status) for status in LIVE_STATUSES)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -178,8 +179,8 @@ def tenants_page(
 def tenants_query(search: str, status: str) -> Select[tuple[Tenant]]:
     """Tenants whose slug or name contains ``search`` (any case), in ``status``, newest first."""
     query = select(Tenant)
-    if status == LIVE:
-        query = query.where(HOLDS_SLUG)
+    if status == LIVE:  # deleted tenants in their grace period: under "Deleted"
+        query = query.where(Tenant.status.in_(_LIVE))
     elif status != ALL:
         query = query.where(Tenant.status == status)
     search = search.strip()
@@ -227,6 +228,7 @@ def _tenant_page(
     error: str | None = None,
     plan_form: PlanForm | None = None,
     delete_form: DeleteForm | None = None,
+    purge_form: PurgeForm | None = None,
 ) -> tuple[str, int]:
     platform = _platform()
     audit = (
@@ -253,6 +255,8 @@ def _tenant_page(
             audit=audit,
             plan_form=plan_form,
             delete_form=delete_form or DeleteForm(formdata=None),
+            purge_form=purge_form or PurgeForm(formdata=None),
+            grace_days=platform.settings.tenant_delete_grace_days,
             error=error,
         ),
         status,
@@ -355,10 +359,61 @@ def delete(tenant_id: int) -> Any:
             ]
         return _tenant_page(row, status=422, error="The tenant was not deleted.", delete_form=form)
     try:
-        lifecycle.delete_tenant(_platform(), row.slug, actor=current_user.email)
+        tenant = lifecycle.delete_tenant(_platform(), row.slug, actor=current_user.email)
     except (lifecycle.InvalidTransition, lifecycle.TenantNotFound) as error:
         return _tenant_page(row, status=409, error=str(error))
-    flash(f"Deleted {row.slug} and dropped its storage; the subdomain is free again.")
+    if tenant.status == "purged":
+        flash(f"Deleted {row.slug}, a provisioning that never finished, and dropped its storage.")
+    else:
+        flash(
+            f"Deleted {row.slug}: offline now; it can be restored here until "
+            f"{tenant.purge_after:%Y-%m-%d %H:%M} UTC, when it is purged."
+        )
+    return _back_to(row)
+
+
+def _deleted_tenant(tenant_id: int) -> Tenant | tuple[str, int]:
+    """The tenant if it is deleted within its grace period; else its page with a 409."""
+    row = _get_tenant(tenant_id)
+    if row.status != "deleted":
+        return _tenant_page(
+            row, status=409, error=f"Tenant “{row.slug}” is {row.status}, not deleted."
+        )
+    return row
+
+
+@bp.post("/tenants/<int:tenant_id>/undelete")
+def undelete(tenant_id: int) -> Any:
+    row = _deleted_tenant(tenant_id)
+    if not isinstance(row, Tenant):
+        return row
+    try:
+        tenant = lifecycle.undelete_tenant(_platform(), row.slug, actor=current_user.email)
+    except (lifecycle.InvalidTransition, lifecycle.TenantNotFound) as error:
+        return _tenant_page(row, status=409, error=str(error))
+    flash(f"Restored {row.slug}: it is {tenant.status} again.")
+    return _back_to(row)
+
+
+@bp.post("/tenants/<int:tenant_id>/purge")
+def purge(tenant_id: int) -> Any:
+    row = _deleted_tenant(tenant_id)
+    if not isinstance(row, Tenant):
+        return row
+    form = PurgeForm()
+    if not form.validate() or (form.confirm.data or "").strip().lower() != row.slug.lower():
+        if not form.confirm.errors:
+            form.confirm.errors = [
+                f"Type “{row.slug}” exactly to purge this tenant; nothing was purged."
+            ]
+        return _tenant_page(row, status=422, error="The tenant was not purged.", purge_form=form)
+    try:
+        lifecycle.purge_tenant(
+            _platform(), row.slug, confirm=form.confirm.data, actor=current_user.email
+        )
+    except (lifecycle.InvalidTransition, lifecycle.TenantNotFound) as error:
+        return _tenant_page(row, status=409, error=str(error))
+    flash(f"Purged {row.slug}: its storage is dropped and the subdomain is free again.")
     return _back_to(row)
 
 

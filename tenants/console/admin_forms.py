@@ -62,3 +62,10 @@ class DeleteForm(SafeForm):
         "Type the tenant's subdomain to confirm",
         validators=[DataRequired(message="Type the subdomain to confirm the deletion.")],
     )
+
+
+class PurgeForm(SafeForm):
+    confirm = StringField(
+        "Type the tenant's subdomain to purge it now",
+        validators=[DataRequired(message="Type the subdomain to confirm the purge.")],
+    )

@@ -32,3 +32,14 @@ def sweep_provisioning(ctx: JobContext) -> dict[str, Any]:
 
     report = sweep(ctx.platform, actor="cleanup-job")
     return {"failed": len(report.failed), "dropped": len(report.dropped), "errors": report.errors}
+
+
+@platform_job("platform.purge_deleted", every=timedelta(hours=1), max_attempts=3)
+def purge_deleted(ctx: JobContext) -> dict[str, Any]:
+    """Purge tenants deleted more than TENANT_DELETE_GRACE_DAYS ago (``tenants.cleanup``).
+
+    Hourly: a tenant is purged within an hour after its grace period ends.
+    """
+    from tenants.cleanup import purge_due
+
+    return {"purged": purge_due(ctx.platform, actor="purge-job")}
