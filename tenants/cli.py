@@ -262,6 +262,19 @@ def tenants_purge_due() -> None:
     click.echo(f"Purged {len(purged)} tenant(s){': ' + ', '.join(purged) if purged else '.'}")
 
 
+@tenants_cli.command("read-only")
+@click.argument("slug")
+@click.option("--off", is_flag=True, help="Make the tenant writable again.")
+@friendly_errors
+def tenants_read_only(slug: str, off: bool) -> None:
+    """Put SLUG read-only (pages work, writes answer 503) or, with --off, writable again."""
+    tenant = lifecycle.set_read_only(_platform(), slug, not off, actor="cli")
+    if tenant.read_only:
+        click.echo(f"{tenant.slug} is read-only: every process refuses its writes within a second.")
+    else:
+        click.echo(f"{tenant.slug} is writable again.")
+
+
 @admin_cli.command("create")
 @click.argument("email")
 @click.option("--password", required=True, help="At least 8 characters.")

@@ -347,6 +347,68 @@ def purge_tenant(platform: Platform, slug: str, *, confirm: str, actor: str = "c
     return tenant
 
 
+def set_read_only(platform: Platform, slug: str, read_only: bool, *, actor: str = "cli") -> Tenant:
+    """Put a tenant read-only (or writable again), in every process within a poll interval.
+
+    Its pages are served; every write is answered 503 "read-only for maintenance"
+    (``tenants.dispatch.readonly``) until an admin makes it writable again.
+    """
+
+    def change(session: Session) -> Tenant:
+        tenant = service.get_live(session, slug, for_update=True)
+        if tenant.read_only == read_only:
+            return tenant
+        tenant.read_only = read_only
+        service.touch(session, tenant)
+        service.audit(
+            session, actor, "tenant.read_only" if read_only else "tenant.writable", tenant
+        )
+        return tenant
+
+    tenant = service.write(platform.engine, change)
+    platform.registry.invalidate()
+    return tenant
+
+
+def lock_writes(
+    platform: Platform, slug: str, *, seconds: float, actor: str, reason: str
+) -> Tenant:
+    """Refuse the tenant's writes for ``seconds`` (a lease: it ends by itself if we die).
+
+    An operation that needs the tenant's storage unchanged (a move) takes the lease,
+    waits until every process has seen it, does its work and calls :func:`unlock_writes`;
+    if it is killed meanwhile, the tenant is writable again when the lease ends.
+    """
+
+    def lock(session: Session) -> Tenant:
+        tenant = service.get_live(session, slug, for_update=True)
+        if tenant.status != TenantStatus.ACTIVE:
+            raise InvalidTransition(f"Tenant “{tenant.slug}” is {tenant.status}, not active.")
+        tenant.write_lock_until = utcnow() + timedelta(seconds=seconds)
+        service.touch(session, tenant)
+        service.audit(session, actor, "tenant.lock_writes", tenant, reason=reason, seconds=seconds)
+        return tenant
+
+    tenant = service.write(platform.engine, lock)
+    platform.registry.invalidate()
+    return tenant
+
+
+def unlock_writes(platform: Platform, tenant_id: int, *, actor: str) -> None:
+    """End a write lease taken by :func:`lock_writes` (idempotent)."""
+
+    def unlock(session: Session) -> None:
+        tenant = session.get(Tenant, tenant_id, with_for_update=True)
+        if tenant is None or tenant.write_lock_until is None:
+            return
+        tenant.write_lock_until = None
+        service.touch(session, tenant)
+        service.audit(session, actor, "tenant.unlock_writes", tenant)
+
+    service.write(platform.engine, unlock)
+    platform.registry.invalidate()
+
+
 def update_tenant(
     platform: Platform,
     slug: str,

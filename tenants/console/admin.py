@@ -324,6 +324,30 @@ def _change_status(tenant_id: int, change: Callable[..., Tenant], target: str) -
     return _back_to(row)
 
 
+@bp.post("/tenants/<int:tenant_id>/read-only")
+def read_only(tenant_id: int) -> Any:
+    """Make the tenant read-only (``on=1``) or writable again (anything else)."""
+    row = _live_tenant(tenant_id)
+    if not isinstance(row, Tenant):
+        return row
+    wanted = request.form.get("on") == "1"
+    if row.read_only == wanted:
+        flash(f"{row.slug} is already {'read-only' if wanted else 'writable'}.")
+        return _back_to(row)
+    try:
+        lifecycle.set_read_only(_platform(), row.slug, wanted, actor=current_user.email)
+    except lifecycle.TenantNotFound as error:
+        return _tenant_page(row, status=409, error=str(error))
+    if wanted:
+        flash(
+            f"{row.slug} is read-only: its pages are served, every write answers "
+            "“read-only for maintenance” in every process within a second."
+        )
+    else:
+        flash(f"{row.slug} is writable again.")
+    return _back_to(row)
+
+
 @bp.post("/tenants/<int:tenant_id>/plan")
 def change_plan(tenant_id: int) -> Any:
     row = _live_tenant(tenant_id)
