@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -19,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from tenants import cleanup, lifecycle
+from tenants import backups, cleanup, lifecycle
 from tenants.admins import InvalidAdmin, create_admin
 from tenants.console.extensions import platform_of
 from tenants.jobs.cli import jobs_cli  # also puts the job tables in RegistryBase.metadata
@@ -50,6 +51,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     lifecycle.TenantNotFound,
     InvalidAdmin,
     InvalidRevision,
+    backups.ArchiveError,
 )
 
 
@@ -273,6 +275,48 @@ def tenants_read_only(slug: str, off: bool) -> None:
         click.echo(f"{tenant.slug} is read-only: every process refuses its writes within a second.")
     else:
         click.echo(f"{tenant.slug} is writable again.")
+
+
+@tenants_cli.command("backup")
+@click.argument("slug")
+@click.option(
+    "-o", "--output", "output", required=True, type=click.Path(path_type=Path), help="ZIP to write."
+)
+@friendly_errors
+def tenants_backup(slug: str, output: Path) -> None:
+    """Write a complete, consistent backup of SLUG to a new ZIP file."""
+    started = time.perf_counter()
+    made = backups.backup_tenant(_platform(), slug, output, actor="cli")
+    click.echo(
+        f"Backed up {slug}: {made.manifest.total_rows} rows in {len(made.manifest.tables)} "
+        f"tables at revision {made.manifest.schema_revision} to {made.path} "
+        f"({_elapsed(started)})."
+    )
+
+
+@tenants_cli.command("restore")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--slug", required=True, help="The new tenant's slug (never an existing one).")
+@friendly_errors
+def tenants_restore(file: Path, slug: str) -> None:
+    """Restore backup FILE into a new tenant --slug (verified, migrated to the head)."""
+    platform = _platform()
+    tenant = backups.restore_tenant(platform, file, slug, actor="cli")
+    click.echo(
+        f"Restored {file} into {tenant.slug} at revision {tenant.storage_revision}: "
+        f"{platform.settings.url_for_tenant(tenant.slug)}"
+    )
+
+
+@tenants_cli.command("clone")
+@click.argument("slug")
+@click.argument("new_slug")
+@friendly_errors
+def tenants_clone(slug: str, new_slug: str) -> None:
+    """Copy tenant SLUG, every row of it, into a new tenant NEW_SLUG."""
+    platform = _platform()
+    tenant = backups.clone_tenant(platform, slug, new_slug, actor="cli")
+    click.echo(f"Cloned {slug} into {tenant.slug}: {platform.settings.url_for_tenant(tenant.slug)}")
 
 
 @admin_cli.command("create")

@@ -162,14 +162,14 @@ def provision_tenant(
 
         service.write(platform.engine, activate)
     except BaseException:
-        _abandon(platform, tenant_id)
+        abandon_provisioning(platform, tenant_id)
         raise
     finally:
         platform.registry.invalidate()
     return ProvisionedTenant(id=tenant_id, slug=request.slug, owner_id=owner_ids[0])
 
 
-def _abandon(platform: Platform, tenant_id: int) -> None:
+def abandon_provisioning(platform: Platform, tenant_id: int) -> None:
     """Undo a half-done provisioning: no storage, and the row "failed" (slug freed)."""
     try:
         platform.storage.drop(tenant_id)

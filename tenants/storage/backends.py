@@ -25,6 +25,8 @@ from tenants.storage import migrations
 
 #: Fills a new tenant's storage (the owner account) inside the creating transaction.
 Populate = Callable[[Session], None]
+#: Loads rows into a storage being restored, inside the creating transaction.
+Load = Callable[[Connection], None]
 
 
 class TenantStorage(ABC):
@@ -52,6 +54,13 @@ class TenantStorage(ABC):
     @abstractmethod
     def create(self, tenant_id: int, populate: Populate) -> str:
         """Create, fill and stamp a tenant's storage, all or nothing; return its revision."""
+
+    @abstractmethod
+    def restore(self, tenant_id: int, revision: str, load: Load) -> str:
+        """Create the storage at ``revision``, ``load`` rows into it, migrate it to the head.
+
+        All or nothing, like :meth:`create`; returns the revision after (the head).
+        """
 
     @abstractmethod
     def drop(self, tenant_id: int) -> None:
@@ -114,6 +123,17 @@ class SQLiteStorage(TenantStorage):
         engine.dispose()
 
     def create(self, tenant_id: int, populate: Populate) -> str:
+        return self._build(
+            tenant_id, lambda connection: _fill(self.tenant_app, connection, populate, schema=None)
+        )
+
+    def restore(self, tenant_id: int, revision: str, load: Load) -> str:
+        return self._build(
+            tenant_id,
+            lambda connection: _fill_at(self.tenant_app, connection, revision, load, schema=None),
+        )
+
+    def _build(self, tenant_id: int, fill: Callable[[Connection], str]) -> str:
         final = Path(self.location(tenant_id))
         if final.exists():
             raise FileExistsError(f"{final} already exists; remove it or pick another tenant id.")
@@ -122,7 +142,7 @@ class SQLiteStorage(TenantStorage):
         engine = create_sqlite_engine(self._url(building))
         try:
             with engine.begin() as connection:
-                revision = _fill(self.tenant_app, connection, populate, schema=None)
+                revision = fill(connection)
             engine.dispose()
             # Fold the WAL into the file so that one rename moves the whole database.
             _checkpoint(building)
@@ -248,6 +268,14 @@ class PostgresStorage(TenantStorage):
             connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
             return _fill(self.tenant_app, _in_schema(connection, schema), populate, schema=schema)
 
+    def restore(self, tenant_id: int, revision: str, load: Load) -> str:
+        schema = self.location(tenant_id)
+        with self._engine(tenant_id).begin() as connection:
+            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+            return _fill_at(
+                self.tenant_app, _in_schema(connection, schema), revision, load, schema=schema
+            )
+
     #: Tables dropped per transaction when a schema is dropped (see :meth:`drop`).
     drop_batch_tables = 50
 
@@ -342,6 +370,25 @@ def _fill(
         populate(session)
         session.flush()
     return revision
+
+
+def _fill_at(
+    tenant_app: TenantApp, connection: Connection, revision: str, load: Load, *, schema: str | None
+) -> str:
+    """Build the tables as they were at ``revision``, load rows, then migrate to the head."""
+    if revision == migrations.head_revision(tenant_app.migrations):
+        tenant_app.metadata.create_all(connection)
+        migrations.stamp_head(tenant_app.migrations, connection, schema)
+    else:
+        migrations.upgrade(
+            tenant_app.migrations, connection, schema, metadata=tenant_app.metadata, to=revision
+        )
+    load(connection)
+    head = migrations.upgrade(
+        tenant_app.migrations, connection, schema, metadata=tenant_app.metadata
+    )
+    assert head is not None
+    return head
 
 
 def _quoted(identifier: str) -> str:

@@ -69,11 +69,21 @@ def upgrade(
     schema: str | None = None,
     *,
     metadata: MetaData | None = None,
+    to: str = "head",
 ) -> str | None:
-    """Apply pending revisions of ``location`` on ``connection``; return the new revision.
+    """Apply pending revisions of ``location`` on ``connection`` (up to ``to``); return the
+    new revision.
 
     The caller owns the transaction: a failing revision rolls back with it.
     """
     config = alembic_config(location, connection, schema=schema, target_metadata=metadata)
-    command.upgrade(config, "head")
+    command.upgrade(config, to)
     return current_revision(connection, schema)
+
+
+def knows_revision(location: Path, revision: str) -> bool:
+    """Whether ``revision`` is in the history at ``location`` (else: newer, or foreign)."""
+    try:
+        return _script_directory(location).get_revision(revision) is not None
+    except Exception:  # alembic raises several kinds for an unknown or malformed id
+        return False
