@@ -46,7 +46,7 @@ from tenants.storage.archive import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterable, Iterator, Mapping
 
     from tenants.kernel import Platform
 
@@ -96,7 +96,7 @@ def write_tenant_archive(
     target: Path,
     *,
     kind: str,
-    omit: Mapping[str, frozenset[str]] | None = None,
+    include: Mapping[str, Iterable[str]] | None = None,
     with_csv: bool = False,
 ) -> Manifest:
     """Write ``tenant``'s storage to ``target`` (a new file: temporary name, then renamed)."""
@@ -121,7 +121,7 @@ def write_tenant_archive(
                 created_at=now_text(),
                 backend=platform.storage.kind,
             )
-            write_archive(connection, schema, partial, manifest, omit=omit, with_csv=with_csv)
+            write_archive(connection, schema, partial, manifest, include=include, with_csv=with_csv)
         os.replace(partial, target)
     except BaseException:
         partial.unlink(missing_ok=True)

@@ -21,6 +21,7 @@ A provisioning that is merely slow and outlives its lease is refused at its last
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -30,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from tenants.registry import service
 from tenants.registry.models import SLUG_HOLDING_STATUSES, Tenant, TenantStatus, utcnow
+from tenants.storage.archive import exports_directory
 
 if TYPE_CHECKING:
     from tenants.kernel import Platform
@@ -166,6 +168,8 @@ def mark_purged(session: Session, tenant: Tenant, actor: str, *, reason: str) ->
 
 def drop_purged(platform: Platform, tenant_id: int) -> None:
     platform.apps.discard(tenant_id)
+    # Its customer exports go with it (their links already refuse a purged tenant).
+    shutil.rmtree(exports_directory(platform.settings.instance_path, tenant_id), ignore_errors=True)
     try:
         platform.storage.drop(tenant_id)
     except Exception:

@@ -36,6 +36,7 @@ from tenants.dispatch.logsink import open_sink
 from tenants.dispatch.path import PathDispatcher
 from tenants.dispatch.resolver import TenantResolver
 from tenants.dispatch.subdomain import SubdomainDispatcher
+from tenants.exports import PlatformExports
 from tenants.jobs.runtime import close_runtime, forget_runtime_after_fork, runtime_of
 from tenants.jobs.tenant_api import TenantJobs
 from tenants.keys import derive_tenant_secret
@@ -176,6 +177,7 @@ class Platform:
             read_tenant=read_tenant,
             write_tenant=write_tenant,
             open_jobs=lambda: TenantJobs(tenant, lambda: runtime_of(self)),
+            open_exports=lambda: PlatformExports(self, tenant),
         )
 
     def build_tenant_app(

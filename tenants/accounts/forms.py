@@ -115,3 +115,7 @@ class WorkspaceSettingsForm(SafeForm):
         ],
     )
     submit = SubmitField("Save settings")
+
+
+class ExportForm(SafeForm):
+    """The owner's "Download all data" button: a CSRF-checked POST, no fields."""

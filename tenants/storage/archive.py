@@ -26,7 +26,7 @@ import json
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -185,25 +185,28 @@ def write_archive(
     target: Path,
     manifest: Manifest,
     *,
-    omit: Mapping[str, frozenset[str]] | None = None,
+    include: Mapping[str, Iterable[str]] | None = None,
     with_csv: bool = False,
 ) -> Manifest:
     """Write the storage read through ``connection`` to ``target`` (a new ZIP file).
 
-    The caller holds ``connection`` in one transaction (a consistent snapshot). ``omit``
-    leaves tables (``"*"`` in their set) or columns out; ``with_csv`` adds a CSV file
-    per table beside its JSON Lines.
+    The caller holds ``connection`` in one transaction (a consistent snapshot).
+    ``include`` (table → columns) keeps only those tables and columns (the manifest
+    lists what was left out); None keeps everything. ``with_csv`` adds a CSV file per
+    table beside its JSON Lines.
     """
-    omit = omit or {}
+    wanted = None if include is None else {t: set(c) for t, c in include.items()}
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
         for table in storage_tables(connection, schema):
-            left_out = omit.get(table.name, frozenset())
-            if "*" in left_out:
+            if wanted is not None and table.name not in wanted:
                 manifest.omitted[table.name] = ["*"]
                 continue
-            columns = [c.name for c in table.columns if c.name not in left_out]
+            columns = [
+                c.name for c in table.columns if wanted is None or c.name in wanted[table.name]
+            ]
+            left_out = sorted(set(table.columns.keys()) - set(columns))
             if left_out:
-                manifest.omitted[table.name] = sorted(left_out & set(table.columns.keys()))
+                manifest.omitted[table.name] = left_out
             digest = hashlib.sha256()
             rows = 0
             with zf.open(f"tables/{table.name}.jsonl", "w") as member:
@@ -401,3 +404,8 @@ def _advance_sequences(connection: Connection, schema: str | None, tables: Any) 
 
 def now_text() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def exports_directory(instance_path: Path, tenant_id: int) -> Path:
+    """Where a tenant's customer exports are kept until their links expire."""
+    return Path(instance_path) / "exports" / f"tenant-{int(tenant_id)}"
