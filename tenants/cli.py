@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from tenants import backups, cleanup, lifecycle
+from tenants import backups, cleanup, lifecycle, moves
 from tenants.admins import InvalidAdmin, create_admin
 from tenants.console.extensions import platform_of
 from tenants.jobs.cli import jobs_cli  # also puts the job tables in RegistryBase.metadata
@@ -52,6 +52,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     InvalidAdmin,
     InvalidRevision,
     backups.ArchiveError,
+    moves.MoveError,
 )
 
 
@@ -317,6 +318,31 @@ def tenants_clone(slug: str, new_slug: str) -> None:
     platform = _platform()
     tenant = backups.clone_tenant(platform, slug, new_slug, actor="cli")
     click.echo(f"Cloned {slug} into {tenant.slug}: {platform.settings.url_for_tenant(tenant.slug)}")
+
+
+@tenants_cli.command("move")
+@click.argument("slug")
+@click.option("--to", "to", required=True, help="A database TENANT_DATABASES names.")
+@click.option(
+    "--lease",
+    default=moves.LEASE_SECONDS,
+    show_default=True,
+    type=click.FloatRange(min=5),
+    help="Seconds a killed move keeps the tenant read-only at most.",
+)
+@friendly_errors
+def tenants_move(slug: str, to: str, lease: float) -> None:
+    """Move SLUG's schema to database --to: read-only, copy, verify, switch, drop the old."""
+    report = moves.move_tenant(_platform(), slug, to, actor="cli", lease_seconds=lease)
+    if report.recovered:
+        click.echo(f"An interrupted move of {report.slug} was {report.recovered}.")
+    if report.source == report.target:
+        click.echo(f"{report.slug} lives on {report.target}.")
+        return
+    click.echo(
+        f"Moved {report.slug} from {report.source} to {report.target}: {report.rows} rows, "
+        f"writes refused for {report.write_window:.2f} s."
+    )
 
 
 @admin_cli.command("create")

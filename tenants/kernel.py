@@ -40,6 +40,7 @@ from tenants.exports import PlatformExports
 from tenants.jobs.runtime import close_runtime, forget_runtime_after_fork, runtime_of
 from tenants.jobs.tenant_api import TenantJobs
 from tenants.keys import derive_tenant_secret
+from tenants.moves import move_tenant_job  # noqa: F401 - declares the move's job
 from tenants.registry.lookup import TenantRegistry
 from tenants.registry.models import Tenant
 from tenants.registry.record import TenantRecord, TenantStatus
@@ -146,6 +147,8 @@ class Platform:
     ) -> TenantServices:
         """What the tenant app of ``tenant`` may use: see :class:`TenantServices`."""
         settings = self.settings
+        # The record may be newer than this process's placement cache (a move flipped it).
+        self.storage.place(tenant.id, tenant.database)
         path_routing = settings.tenant_routing == "path"
         prefix = f"/{tenant.slug}" if path_routing else ""
         slug = tenant.slug

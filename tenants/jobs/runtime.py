@@ -54,9 +54,9 @@ log = logging.getLogger(__name__)
 ACTOR = "tenants_job"
 #: The platform's own jobs (pruning, fan-out) are declared under this package.
 SYSTEM_MODULE = "tenants.jobs"
-#: Platform modules whose jobs every platform runs (the customer export's are in
-#: ``tenants.exports``, imported by the kernel).
-SYSTEM_MODULES = (SYSTEM_MODULE, "tenants.exports")
+#: Platform modules whose jobs every platform runs (the customer export's and the move's
+#: are in ``tenants.exports`` and ``tenants.moves``, imported by the kernel).
+SYSTEM_MODULES = (SYSTEM_MODULE, "tenants.exports", "tenants.moves")
 #: Shown to a tenant's people when a job failed for a reason that is not theirs to read.
 GENERIC_FAILURE = "The job failed; the platform's operators can see why."
 

@@ -106,6 +106,8 @@ class Tenant(RegistryBase):
     #: Read-only by an admin's choice; ``write_lock_until``: by an operation's lease.
     read_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     write_lock_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    #: A move to another database in progress (``tenants.moves``): from, to, flipped.
+    move_state: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
     def __repr__(self) -> str:
         return f"<Tenant {self.id} {self.slug!r} {self.status}>"

@@ -91,6 +91,9 @@ class TenantStorage(ABC):
     def forget(self, tenant_id: int) -> None:  # noqa: B027 - optional hook, no-op by default
         """Drop anything cached about where the tenant's storage is (it may move)."""
 
+    def place(self, tenant_id: int, database: str) -> None:  # noqa: B027 - optional hook
+        """Note where the tenant's storage lives, from a fresher registry record."""
+
 
 class SQLiteStorage(TenantStorage):
     """One SQLite file per tenant, beside the platform database file."""
@@ -289,28 +292,11 @@ class PostgresStorage(TenantStorage):
         them; what is left (views, types, functions) goes with the schema. Idempotent:
         an interrupted drop is finished by the next one.
         """
-        schema = self.location(tenant_id)
-        engine = self._engine(tenant_id)
-        while True:
-            with engine.begin() as connection:
-                tables = (
-                    connection.execute(
-                        text(
-                            "SELECT c.relname FROM pg_class c JOIN pg_namespace n "
-                            "ON n.oid = c.relnamespace WHERE n.nspname = :schema "
-                            "AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
-                            "ORDER BY c.relname LIMIT :batch"
-                        ),
-                        {"schema": schema, "batch": self.drop_batch_tables},
-                    )
-                    .scalars()
-                    .all()
-                )
-                if not tables:
-                    connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-                    return
-                names = ", ".join(f'"{schema}"."{_quoted(name)}"' for name in tables)
-                connection.exec_driver_sql(f"DROP TABLE IF EXISTS {names} CASCADE")
+        drop_schema(self._engine(tenant_id), self.location(tenant_id), self.drop_batch_tables)
+
+    def place(self, tenant_id: int, database: str) -> None:
+        """Note where the tenant's schema lives (from a fresher registry record)."""
+        self._placement[tenant_id] = database
 
     def exists(self, tenant_id: int) -> bool:
         with self._engine(tenant_id).connect() as connection:
@@ -346,6 +332,33 @@ class PostgresStorage(TenantStorage):
         return ids
 
 
+def drop_schema(engine: Engine, schema: str, batch_tables: int = 50) -> None:
+    """Drop ``schema``'s tables ``batch_tables`` per transaction, then the schema (idempotent).
+
+    See :meth:`PostgresStorage.drop` for why not one ``DROP SCHEMA ... CASCADE``.
+    """
+    while True:
+        with engine.begin() as connection:
+            tables = (
+                connection.execute(
+                    text(
+                        "SELECT c.relname FROM pg_class c JOIN pg_namespace n "
+                        "ON n.oid = c.relnamespace WHERE n.nspname = :schema "
+                        "AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
+                        "ORDER BY c.relname LIMIT :batch"
+                    ),
+                    {"schema": schema, "batch": batch_tables},
+                )
+                .scalars()
+                .all()
+            )
+            if not tables:
+                connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                return
+            names = ", ".join(f'"{schema}"."{_quoted(name)}"' for name in tables)
+            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {names} CASCADE")
+
+
 class UnknownDatabase(LookupError):
     """A tenant's registry row names a database this process was not configured with."""
 
@@ -372,10 +385,14 @@ def _fill(
     return revision
 
 
-def _fill_at(
-    tenant_app: TenantApp, connection: Connection, revision: str, load: Load, *, schema: str | None
-) -> str:
-    """Build the tables as they were at ``revision``, load rows, then migrate to the head."""
+def build_at(
+    tenant_app: TenantApp, connection: Connection, revision: str, *, schema: str | None
+) -> None:
+    """Create the tenant app's tables in an empty storage as they were at ``revision``.
+
+    At the head, from the models (``create_all``, then stamped); before it, by running
+    the history up to ``revision``. ``connection`` points at the storage (``_in_schema``).
+    """
     if revision == migrations.head_revision(tenant_app.migrations):
         tenant_app.metadata.create_all(connection)
         migrations.stamp_head(tenant_app.migrations, connection, schema)
@@ -383,6 +400,18 @@ def _fill_at(
         migrations.upgrade(
             tenant_app.migrations, connection, schema, metadata=tenant_app.metadata, to=revision
         )
+
+
+def in_schema(connection: Connection, schema: str) -> Connection:
+    """Public name of :func:`_in_schema` for the platform's other storage tools."""
+    return _in_schema(connection, schema)
+
+
+def _fill_at(
+    tenant_app: TenantApp, connection: Connection, revision: str, load: Load, *, schema: str | None
+) -> str:
+    """Build the tables as they were at ``revision``, load rows, then migrate to the head."""
+    build_at(tenant_app, connection, revision, schema=schema)
     load(connection)
     head = migrations.upgrade(
         tenant_app.migrations, connection, schema, metadata=tenant_app.metadata

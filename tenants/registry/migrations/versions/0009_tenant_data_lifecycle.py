@@ -3,7 +3,8 @@
 Deleted tenants keep their storage and their slug until ``purge_after``; the rows that
 were "deleted" before this revision had their storage dropped at once, so they become
 "purged". ``read_only`` (an admin's choice) and ``write_lock_until`` (an operation's
-lease) make a tenant refuse writes.
+lease) make a tenant refuse writes; ``move_state`` records a move between databases in
+progress, so that running ``tenants move`` again finishes or undoes it.
 
 Revision ID: 0009_tenant_data_lifecycle
 Revises: 0006_admin_sessions
@@ -54,6 +55,7 @@ def upgrade() -> None:
     op.add_column(
         "tenants", sa.Column("write_lock_until", sa.DateTime(timezone=True), nullable=True)
     )
+    op.add_column("tenants", sa.Column("move_state", sa.JSON(), nullable=True))
     op.execute("UPDATE tenants SET status = 'purged' WHERE status = 'deleted'")
     _slug_indexes(NEW_HOLDING)
 
@@ -62,6 +64,6 @@ def downgrade() -> None:
     # Tenants in their grace period lose it: the old code knows no restorable deletion
     # ('tenants cleanup' then drops their storage, as it does for any deleted tenant).
     op.execute("UPDATE tenants SET status = 'deleted' WHERE status = 'purged'")
-    for column in ("write_lock_until", "read_only", "purge_after", "deleted_at"):
+    for column in ("move_state", "write_lock_until", "read_only", "purge_after", "deleted_at"):
         op.drop_column("tenants", column)
     _slug_indexes(OLD_HOLDING)
