@@ -111,6 +111,7 @@ def test_every_admin_url_refuses_anonymous_users(platform, client, create_tenant
         "/admin/tenants/999",
         "/admin/jobs/",
         "/admin/account/",
+        "/admin/databases",
     ]
     actions = [
         f"/admin/account/sessions/{session_id}/end",
@@ -122,6 +123,7 @@ def test_every_admin_url_refuses_anonymous_users(platform, client, create_tenant
         f"/admin/tenants/{tenant.id}/undelete",
         f"/admin/tenants/{tenant.id}/purge",
         f"/admin/tenants/{tenant.id}/read-only",
+        f"/admin/tenants/{tenant.id}/move",
         f"/admin/jobs/{job}/retry",
         f"/admin/jobs/{job}/discard",
         "/admin/logout",

@@ -227,3 +227,62 @@ def test_a_move_killed_at_any_step_recovers(sharded, client, step, tmp_path) -> 
     schema = f"tenant_{acme.id}"
     assert not {schema, schema + "_moved"} & schemas_in(url_of(sharded, source))
     assert add_note(sharded, acme.id) == 4
+
+
+@POSTGRES
+def test_admin_sees_databases_and_queues_a_move(sharded, tmp_path) -> None:  # noqa: F811
+    from werkzeug.test import Client
+
+    from tenants.admins import create_admin
+    from tenants.jobs.runtime import close_runtime, install_runtime
+    from tests.conftest import PASSWORD
+    from tests.helpers import csrf_token
+    from tests.jobs_support import make_job_settings, running_worker, wait_for
+    from tests.test_admin_auth import ADMIN_EMAIL, HOST, log_in_admin
+
+    acme = create(sharded, "acme")
+    create(sharded, "globex")
+    create_admin(sharded, ADMIN_EMAIL, PASSWORD)
+    admin = Client(sharded)
+    assert log_in_admin(admin).status_code == 303
+
+    page = admin.get("/admin/databases", headers=HOST)
+    assert page.status_code == 200
+    text = page.text
+    assert "<code>default</code></td>\n          <td>1</td>" in text
+    assert "<code>second</code></td>\n          <td>1</td>" in text
+    assert text.count(" MB</td>") == 2
+
+    source = registry_row(sharded, acme.id).database
+    target = other_database(sharded, acme.id)
+    tenant_page = admin.get(f"/admin/tenants/{acme.id}", headers=HOST)
+    assert "Move to another database" in tenant_page.text
+    token = csrf_token(tenant_page)
+    refused = admin.post(
+        f"/admin/tenants/{acme.id}/move", headers=HOST, data={"csrf_token": token, "to": source}
+    )
+    assert refused.status_code == 422
+
+    runtime = install_runtime(sharded, make_job_settings("embedded", tmp_path))
+    try:
+        queued = admin.post(
+            f"/admin/tenants/{acme.id}/move",
+            headers=HOST,
+            data={"csrf_token": token, "to": target},
+        )
+        assert queued.status_code == 303
+        with running_worker(runtime):
+            wait_for(
+                lambda: (
+                    registry_row(sharded, acme.id).move_state is None
+                    and registry_row(sharded, acme.id).database == target
+                ),
+                timeout=60,
+                message="the move job never finished",
+            )
+    finally:
+        close_runtime(sharded)
+    assert (
+        "<code>" + target + "</code></td>\n          <td>2</td>"
+        in admin.get("/admin/databases", headers=HOST).text
+    )

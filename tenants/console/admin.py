@@ -35,7 +35,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
-from tenants import lifecycle
+from tenants import lifecycle, moves
 from tenants.console import admin_account
 from tenants.console.admin_auth import end_current_admin_session, init_admin_auth
 from tenants.console.admin_forms import (
@@ -257,6 +257,9 @@ def _tenant_page(
             delete_form=delete_form or DeleteForm(formdata=None),
             purge_form=purge_form or PurgeForm(formdata=None),
             grace_days=platform.settings.tenant_delete_grace_days,
+            move_targets=[
+                name for name in getattr(platform.storage, "databases", {}) if name != row.database
+            ],
             error=error,
         ),
         status,
@@ -345,6 +348,38 @@ def read_only(tenant_id: int) -> Any:
         )
     else:
         flash(f"{row.slug} is writable again.")
+    return _back_to(row)
+
+
+@bp.get("/databases")
+def databases() -> Any:
+    """Each tenant database with its live tenants and size."""
+    overview = moves.database_overview(_platform())
+    done_reading()
+    return render_template("admin/databases.html", overview=overview)
+
+
+@bp.post("/tenants/<int:tenant_id>/move")
+def move(tenant_id: int) -> Any:
+    """Queue the move of the tenant to another database (``platform.move_tenant``)."""
+    row = _live_tenant(tenant_id)
+    if not isinstance(row, Tenant):
+        return row
+    target = request.form.get("to", "")
+    known = getattr(_platform().storage, "databases", {})
+    if target not in known or target == row.database:
+        return _tenant_page(
+            row,
+            status=422,
+            error=f"Choose a database other than “{row.database}” among those configured.",
+        )
+    handle = moves.move_tenant_job.enqueue(
+        platform=_platform(), slug=row.slug, to=target, requested_by=current_user.email
+    )
+    flash(
+        f"Moving {row.slug} to {target} in the background (job {handle.id[:8]}); this page "
+        "shows the new database when it is done."
+    )
     return _back_to(row)
 
 
