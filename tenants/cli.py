@@ -224,7 +224,6 @@ def tenants_delete(slug: str, yes: bool) -> None:
     if tenant.status == TenantStatus.PURGED:
         click.echo(f"Deleted {tenant.slug} (a provisioning that never finished) and purged it.")
         return
-    assert tenant.purge_after is not None
     click.echo(
         f"Deleted {tenant.slug}: offline now, purged after {tenant.purge_after:%Y-%m-%d %H:%M} "
         f"UTC; 'flask --app tenants.wsgi tenants undelete {tenant.slug}' restores it until then."

@@ -52,7 +52,7 @@ def test_create_list_suspend_resume_delete(cli, platform) -> None:
     deleted = cli("tenants", "delete", "acme", "--yes")
     assert deleted.exit_code == 0 and "undelete acme" in deleted.output
     platform.registry.refresh(force=True)
-    assert platform.registry.get("acme").status == "deleted"  # holds its slug, serves 404
+    assert platform.registry.get("acme") is None  # routed nowhere (its slug stays reserved)
     assert platform.storage.exists(tenant_id)
     restored = cli("tenants", "undelete", "acme")
     assert (

@@ -53,7 +53,7 @@ from tenants.registry.keyindex import KeyIndex, load_hashes
 from tenants.registry.keys import SLUG, key_hash
 from tenants.registry.models import HOLDS_SLUG, Tenant
 from tenants.registry.record import (
-    SLUG_HOLDING_STATUSES,
+    LIVE_STATUSES,
     RegistryUnavailable,
     TenantRecord,
     TenantStatus,
@@ -62,7 +62,9 @@ from tenants.registry.recordcache import Key, RecordCache
 
 log = logging.getLogger(__name__)
 
-_HOLDING = tuple(str(s) for s in SLUG_HOLDING_STATUSES)
+#: What lookups answer with: a deleted tenant still holds its slug in the registry (no one
+#: can claim it during its grace period) but is routed nowhere, like an unknown name.
+_HOLDING = tuple(str(s) for s in LIVE_STATUSES)
 _ACTIVE = str(TenantStatus.ACTIVE)
 _NEVER = float("-inf")
 #: Freshness checks allowed back to back before misses are limited to one per interval.
@@ -339,7 +341,8 @@ class TenantRegistry:
             if failure is error:
                 raise
             raise failure from error
-        tenant = TenantRecord.from_row(row) if row is not None else None
+        live = row is not None and row.status in _HOLDING
+        tenant = TenantRecord.from_row(row) if live else None
         self._cache.keep(generation, wanted, tenant, keys_of(tenant) if tenant else ())
         self._land(wanted, flight, result=tenant)
         return tenant

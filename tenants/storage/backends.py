@@ -416,8 +416,7 @@ def _fill_at(
     head = migrations.upgrade(
         tenant_app.migrations, connection, schema, metadata=tenant_app.metadata
     )
-    assert head is not None
-    return head
+    return head or revision
 
 
 def _quoted(identifier: str) -> str:
