@@ -231,6 +231,30 @@ CATALOGUE: tuple[tuple[str, str, str, Goal | None], ...] = (
         "s",
         Goal("<=", 2.0),
     ),
+    (
+        "datalife.backup",
+        "12. Tenant data: backup, 100,000 rows, PostgreSQL",
+        "rows/s",
+        Goal(">=", 20000.0),
+    ),
+    (
+        "datalife.restore",
+        "12. Tenant data: restore (checked, loaded, verified), 100,000 rows",
+        "rows/s",
+        Goal(">=", 10000.0),
+    ),
+    (
+        "datalife.export",
+        "12. Tenant data: customer export (JSON Lines and CSV), 100,000 rows",
+        "rows/s",
+        Goal(">=", 10000.0),
+    ),
+    (
+        "datalife.move_window",
+        "12. Tenant data: move to another database, writes refused for, 100,000 rows",
+        "s",
+        Goal("<=", 5.0),
+    ),
 )
 
 

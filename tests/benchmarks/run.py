@@ -25,7 +25,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[0] = str(ROOT)
 
-from tests.benchmarks import fleet, inprocess, jobs, memory, requestlog, scale, served  # noqa: E402
+from tests.benchmarks import (  # noqa: E402
+    datalife,
+    fleet,
+    inprocess,
+    jobs,
+    memory,
+    requestlog,
+    scale,
+    served,
+)
 from tests.benchmarks.environment import postgres_available  # noqa: E402
 from tests.benchmarks.harness import (  # noqa: E402
     DEFAULT_JSON,
@@ -80,6 +89,7 @@ SECTIONS: tuple[tuple[str, Callable[[Context], None], tuple[str, ...]], ...] = (
             "jobs.fairness_redis",
         ),
     ),
+    ("datalife", datalife.datalife, datalife.KEYS),
     (
         "fleet",
         fleet.fleet,
