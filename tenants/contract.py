@@ -321,8 +321,8 @@ class TenantApp:
     add_user: Callable[[Session, NewUser], int] | None = None
     #: The customer export's tables and, for each, the columns it includes (an allow-list:
     #: leave out what is not the customer's to take, like password hashes, TOTP secrets and
-    #: session tokens). None exports every table and column. The operator's backup is
-    #: always complete.
+    #: session tokens). None: the app offers no export (``services.exports`` is missing).
+    #: The operator's backup is always complete.
     export: Mapping[str, Iterable[str]] | None = None
     #: Optional: the app's background jobs (``@tenant_job``/``@platform_job`` definitions).
     #: Workers run, and periodic ones fan out over, only the jobs listed here (besides the

@@ -79,6 +79,10 @@ def build_export(platform: Platform, tenant_id: int, requested_by: str) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     target = directory / f"{tenant.slug}-export-{stamp}-{secrets.token_hex(4)}.zip"
     include = platform.tenant_app.export
+    if include is None:
+        raise ExportNotAvailable(
+            f"Tenant app {platform.tenant_app.name} declares no export (TenantApp.export)."
+        )
     manifest = write_tenant_archive(
         platform, tenant, target, kind=KIND_EXPORT, include=include, with_csv=True
     )

@@ -180,7 +180,12 @@ class Platform:
             read_tenant=read_tenant,
             write_tenant=write_tenant,
             open_jobs=lambda: TenantJobs(tenant, lambda: runtime_of(self)),
-            open_exports=lambda: PlatformExports(self, tenant),
+            # Only an app whose contract says what a customer export holds offers one.
+            open_exports=(
+                (lambda: PlatformExports(self, tenant))
+                if self.tenant_app.export is not None
+                else None
+            ),
         )
 
     def build_tenant_app(

@@ -195,3 +195,13 @@ def test_expired_files_are_pruned_and_purge_removes_the_rest(platform, create_te
     lifecycle.delete_tenant(platform, "acme")
     lifecycle.purge_tenant(platform, "acme", confirm="acme")
     assert not new.parent.exists()
+
+
+def test_an_app_that_declares_no_export_offers_none(platform, create_tenant) -> None:
+    import dataclasses
+
+    acme = create_tenant("acme")
+    platform.tenant_app = dataclasses.replace(platform.tenant_app, export=None)
+    assert platform.services_for(platform.registry.get("acme")).open_exports is None
+    with pytest.raises(exports.ExportNotAvailable, match="declares no export"):
+        exports.build_export(platform, acme.id, "owner@acme.test")
