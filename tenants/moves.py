@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -60,6 +61,8 @@ log = logging.getLogger(__name__)
 LEASE_SECONDS = 60
 #: The old copy's name while it waits to be dropped (writers that waited fail on it).
 RETIRED_SUFFIX = "_moved"
+#: Bytes sent to the target per write while copying a table.
+_COPY_BLOCK = 1 << 20
 #: The steps a test may stop a move at (``step_hook``).
 STEPS = ("leased", "locked", "copied", "flipped", "retired")
 
@@ -83,6 +86,18 @@ class MoveReport:
 def _propagation(platform: Platform) -> float:
     """How long until every process has seen a registry change (two polls and a margin)."""
     return 2 * platform.settings.registry_poll_seconds + 0.2
+
+
+def _lease_seen(platform: Platform) -> float:
+    """How long until every serving process refuses the tenant's writes.
+
+    A process reads the change feed when a request finds its last poll older than
+    ``REGISTRY_POLL_SECONDS``, so after one interval and a margin every request is
+    answered from a poll that saw the lease. Nothing depends on it for correctness: a
+    write that slipped in is waited for by the share locks (and copied) or waits for
+    them (and then fails on the retired copy); the wait only makes those rare.
+    """
+    return platform.settings.registry_poll_seconds + 0.2
 
 
 def _row(platform: Platform, slug: str) -> Tenant:
@@ -172,7 +187,7 @@ def move_tenant(
     _lease(platform, row.id, source, to, lease_seconds, actor)
     try:
         hook("leased")
-        time.sleep(_propagation(platform))
+        time.sleep(_lease_seen(platform))
         with source_engine.connect() as source_connection, source_connection.begin():
             rows = _lock_and_copy(platform, row.id, source_connection, target_engine, schema, hook)
             report.rows = rows
@@ -227,22 +242,26 @@ def _lock_and_copy(
     revision = migrations.current_revision(source, schema)
     if revision is None:
         raise MoveError(f"Schema {schema} records no revision; run 'tenants migrate' first.")
-    with target_engine.begin() as target:
-        target.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        target = in_schema(target, schema)
-        build_at(platform.tenant_app, target, revision, schema=schema)
-        for table in tables:
-            _copy_table(source, target, schema, table)
-        _advance_sequences(target, schema, storage_tables(target, schema))
-        expected = _fingerprints(source, schema, tables)
-        copied = _fingerprints(target, schema, tables)
-        if copied != expected:
-            different = sorted(name for name in expected if copied.get(name) != expected[name])
-            raise MoveError(
-                f"The copy of {schema} differs from its source in {', '.join(different)}; "
-                "nothing was moved."
-            )
-        hook("copied")
+    # The source cannot change while its share locks are held, so another connection
+    # fingerprints it while this one copies.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        source_digest = pool.submit(_fingerprints_on, source.engine, schema, tables)
+        with target_engine.begin() as target:
+            target.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+            target = in_schema(target, schema)
+            build_at(platform.tenant_app, target, revision, schema=schema)
+            for table in tables:
+                _copy_table(source, target, schema, table)
+            _advance_sequences(target, schema, storage_tables(target, schema))
+            copied = _fingerprints(target, schema, tables)
+            expected = source_digest.result()
+            if copied != expected:  # raised inside the target's transaction: rolled back
+                different = sorted(n for n in expected if copied.get(n) != expected[n])
+                raise MoveError(
+                    f"The copy of {schema} differs from its source in {', '.join(different)}; "
+                    "nothing was moved."
+                )
+            hook("copied")
     return sum(count for count, _digest in expected.values())
 
 
@@ -255,8 +274,20 @@ def _copy_table(source: Connection, target: Connection, schema: str, table: Any)
         reader.copy(f"COPY {qualified} ({columns}) TO STDOUT (FORMAT binary)") as out,
         writer.copy(f"COPY {qualified} ({columns}) FROM STDIN (FORMAT binary)") as into,
     ):
+        # The reader yields a row at a time; the writer is sent a megabyte at a time.
+        block = bytearray()
         for chunk in out:
-            into.write(chunk)
+            block += chunk
+            if len(block) >= _COPY_BLOCK:
+                into.write(bytes(block))
+                block.clear()
+        if block:
+            into.write(bytes(block))
+
+
+def _fingerprints_on(engine: Engine, schema: str, tables: list[Any]) -> dict[str, tuple]:
+    with engine.connect() as connection:
+        return _fingerprints(connection, schema, tables)
 
 
 def _fingerprints(connection: Connection, schema: str, tables: list[Any]) -> dict[str, tuple]:

@@ -26,7 +26,7 @@ import json
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -43,10 +43,24 @@ KIND_BACKUP = "backup"
 KIND_EXPORT = "export"
 #: Rows read or inserted per round trip.
 BATCH_ROWS = 1000
+#: Bytes of JSON Lines written (and hashed) at a time.
+_WRITE_BLOCK = 1 << 16
 #: Per statement (``Connection.execution_options`` would change the connection for good).
 _STREAM = {"yield_per": BATCH_ROWS}
 #: Alembic's bookkeeping table: the manifest's ``schema_revision`` says the same.
 VERSION_TABLE = "alembic_version"
+
+
+def _driver_errors() -> tuple[type[Exception], ...]:
+    """psycopg's own errors for rows a table refuses (COPY runs on its cursor directly)."""
+    try:
+        from psycopg import errors
+    except ImportError:  # SQLite only
+        return ()
+    return (errors.IntegrityError, errors.DataError)
+
+
+_DRIVER_ERRORS = _driver_errors()
 
 
 class ArchiveError(ValueError):
@@ -101,8 +115,13 @@ class Manifest:
 # -- values -------------------------------------------------------------------------------
 
 
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+
+
 def plain(value: Any) -> Any:
     """A column value as JSON, the same from SQLite and PostgreSQL."""
+    if type(value) in _AS_IS:  # most values: one set lookup
+        return value
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             value = value.astimezone(UTC).replace(tzinfo=None)
@@ -120,21 +139,29 @@ def plain(value: Any) -> Any:
 
 def from_plain(column: sa.Column[Any], value: Any) -> Any:
     """Back from :func:`plain`, by the column's type."""
-    if value is None:
-        return None
+    return None if value is None else converter(column)(value)
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def converter(column: sa.Column[Any]) -> Callable[[Any], Any]:
+    """How :func:`plain`'s JSON value of ``column`` becomes a Python value (chosen once)."""
     kind = column.type
     if isinstance(kind, sa.DateTime):
-        parsed = datetime.fromisoformat(value)
-        return parsed.replace(tzinfo=UTC) if kind.timezone else parsed
+        if kind.timezone:
+            return lambda v: datetime.fromisoformat(v).replace(tzinfo=UTC)
+        return datetime.fromisoformat
     if isinstance(kind, sa.Date):
-        return date.fromisoformat(value)
+        return date.fromisoformat
     if isinstance(kind, sa.Time):
-        return time.fromisoformat(value)
+        return time.fromisoformat
     if isinstance(kind, sa.LargeBinary):
-        return base64.b64decode(value)
+        return base64.b64decode
     if isinstance(kind, sa.Numeric) and not isinstance(kind, sa.Float) and kind.asdecimal:
-        return Decimal(value)
-    return value
+        return Decimal
+    return _as_is
 
 
 def _line(row: Mapping[str, Any], columns: Sequence[str]) -> bytes:
@@ -210,10 +237,16 @@ def write_archive(
             digest = hashlib.sha256()
             rows = 0
             with zf.open(f"tables/{table.name}.jsonl", "w") as member:
+                block = bytearray()
                 for line in table_lines(connection, table, columns):
-                    member.write(line)
-                    digest.update(line)
+                    block += line
                     rows += 1
+                    if len(block) >= _WRITE_BLOCK:
+                        member.write(block)
+                        digest.update(block)
+                        block.clear()
+                member.write(block)
+                digest.update(block)
             manifest.tables[table.name] = TableEntry(rows, digest.hexdigest(), columns)
             if with_csv:
                 _write_csv(zf, connection, table, columns)
@@ -345,7 +378,7 @@ def load_archive(archive: Archive, connection: Connection, schema: str | None) -
             try:
                 with zf.open(f"tables/{name}.jsonl") as member:
                     _insert(connection, table, member)
-            except (sa.exc.IntegrityError, sa.exc.DataError, ValueError) as error:
+            except (sa.exc.IntegrityError, sa.exc.DataError, ValueError, *_DRIVER_ERRORS) as error:
                 if isinstance(error, ArchiveError):
                     raise
                 reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
@@ -367,21 +400,53 @@ def load_archive(archive: Archive, connection: Connection, schema: str | None) -
 
 
 def _insert(connection: Connection, table: Table, member: IO[bytes]) -> None:
+    """Insert the JSON Lines of ``member`` into ``table`` (PostgreSQL: with ``COPY``)."""
     columns = {column.name: column for column in table.columns}
-    batch: list[dict[str, Any]] = []
+    converters = {name: converter(column) for name, column in columns.items()}
+    names = list(columns)
+    postgres = connection.dialect.name == "postgresql"
+    if postgres:  # COPY sends what psycopg adapts: JSON documents need its wrapper
+        from psycopg.types.json import Jsonb
+
+        for name, column in columns.items():
+            if isinstance(column.type, sa.JSON):
+                converters[name] = Jsonb
+    batch: list[Any] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        if postgres:
+            _copy_rows(connection, table, names, batch)
+        else:
+            connection.execute(table.insert(), batch)
+        batch.clear()
+
     for line in member:
         record = json.loads(line)
-        unknown = set(record) - set(columns)
+        unknown = record.keys() - columns.keys()
         if unknown:
             raise ArchiveError(
                 f"Table {table.name} has no column {', '.join(sorted(unknown))} at this revision."
             )
-        batch.append({name: from_plain(columns[name], v) for name, v in record.items()})
+        values = {
+            name: None if value is None else converters[name](value)
+            for name, value in record.items()
+        }
+        batch.append(tuple(values.get(name) for name in names) if postgres else values)
         if len(batch) >= BATCH_ROWS:
-            connection.execute(table.insert(), batch)
-            batch = []
-    if batch:
-        connection.execute(table.insert(), batch)
+            flush()
+    flush()
+
+
+def _copy_rows(connection: Connection, table: Table, names: list[str], rows: list[Any]) -> None:
+    """``COPY ... FROM STDIN`` the rows (tuples in ``names`` order): one round trip."""
+    target = f'"{table.schema}"."{table.name}"' if table.schema else f'"{table.name}"'
+    columns = ", ".join(f'"{name}"' for name in names)
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def _advance_sequences(connection: Connection, schema: str | None, tables: Any) -> None:
