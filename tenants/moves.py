@@ -23,8 +23,9 @@ the command again after any failure or kill finishes or undoes the move:
    on the locks now fails instead of landing in the old copy) and commits; the renamed
    copy is dropped a batch of tables at a time, and ``move_state`` is cleared.
 
-Writes are refused from step 1 to step 4: the propagation wait plus the copy and the
-check (the benchmark measures it: about a second and a half for 100,000 rows).
+Writes are refused from step 1 to step 4: one poll interval for the lease to be seen,
+then the copy and the check (benchmark figure 12: about three seconds for 100,000 rows
+on a busy two-core machine; the goal is five).
 
 Re-running: a move that never flipped is undone (the target's partial copy dropped, the
 lease and state cleared) and then run again; one that flipped is finished (the old copy

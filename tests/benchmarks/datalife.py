@@ -99,7 +99,7 @@ def datalife(ctx: Context) -> None:
         window.detail = {
             "rows": total,
             "windows_s": [round(w, 3) for w in windows],
-            "propagation_wait_s": 2 * platform.settings.registry_poll_seconds + 0.2,
+            "lease_wait_s": platform.settings.registry_poll_seconds + 0.2,
             "scaled_from": rows if rows != ROWS else None,
         }
         if rows != ROWS:
