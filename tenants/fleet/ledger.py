@@ -115,12 +115,14 @@ def start_run(
     ).where(Tenant.status.in_(MIGRATED_STATUSES), behind(head))
     if tenant_ids is not None:
         chosen = chosen.where(Tenant.id.in_(list(tenant_ids)))
-    inserted = session.execute(
+    session.execute(
         insert(MigrationRunTenant).from_select(
             ["run_id", "tenant_id", "slug", "database", "state", "from_revision"], chosen
         )
     )
-    run.total = inserted.rowcount
+    run.total = session.execute(
+        select(func.count()).where(MigrationRunTenant.run_id == run.id)
+    ).scalar_one()
     return run
 
 
