@@ -406,3 +406,47 @@ def test_a_run_killed_half_way_resumes_where_it_stopped(
     with Session(platform.engine) as session:
         revisions = set(session.execute(select(Tenant.storage_revision)).scalars())
     assert revisions == {head}
+
+
+# -- the admin console's page -------------------------------------------------------------
+
+
+def test_admin_migrations_page_shows_runs_and_tenants_behind_or_failed(
+    platform, client, create_tenant, deploy
+) -> None:
+    from tenants.admins import create_admin
+    from tests.conftest import PASSWORD
+    from tests.test_admin_auth import ADMIN_EMAIL, HOST, log_in_admin
+
+    anonymous = client.get("/admin/migrations/", headers=HOST)
+    assert anonymous.status_code in (302, 303) and "/admin/login" in anonymous.location
+    create_admin(platform, ADMIN_EMAIL, PASSWORD)
+    assert log_in_admin(client).status_code == 303
+
+    ids = make_tenants(create_tenant, 3)
+    quiet = client.get("/admin/migrations/", headers=HOST).get_data(as_text=True)
+    assert "No migration run yet" in quiet and "Every tenant is at the head." in quiet
+    assert 'href="/admin/migrations/" aria-current="page">Migrations' in quiet
+
+    engine = platform.storage.engine_for(ids[2])
+    with engine.begin() as connection:
+        if platform.settings.is_postgres:
+            connection.exec_driver_sql(f'SET LOCAL search_path TO "tenant_{ids[2]}"')
+        connection.exec_driver_sql("DROP TABLE notes")
+    platform.storage.release(engine)
+    head = deploy(platform)
+    assert invoke(platform, "--canary", "1").exit_code == 0
+    assert invoke(platform).exit_code == 1  # the resumed run: fleet-2 fails
+
+    page = client.get("/admin/migrations/", headers=HOST)
+    assert page.status_code == 200
+    assert page.headers["Cache-Control"] == "no-store"
+    html = page.get_data(as_text=True)
+    assert f"<code>{head}</code>" in html
+    assert "3 tenants with storage, 1 behind" in html
+    (run,) = runs(platform)
+    row = html.split(f'id="run-{run.id}"')[1].split("</tr>")[0]
+    assert "failed" in row and "2 of 3" in row
+    behind = html.split(f'id="tenant-{ids[2]}"')[1].split("</tr>")[0]
+    assert "fleet-2" in behind and "notes" in behind and f"(run {run.id})" in behind
+    assert f'id="tenant-{ids[0]}"' not in html
