@@ -20,6 +20,7 @@ from tenants.contract import load_tenant_app
 from tenants.database import create_platform_engine
 from tenants.settings import Settings
 from tenants.storage import PostgresStorage, SQLiteStorage, TenantBusy, TenantStorage
+from tenants.storage.backends import MissingStorage
 
 #: Ledger row states a result can have.
 DONE, FAILED, BUSY = "done", "failed", "busy"
@@ -111,9 +112,10 @@ def migrate_one(storage: TenantStorage, job: Job) -> Result:
     if isinstance(storage, PostgresStorage):
         storage.place(job.tenant_id, job.database)
     try:
-        if not storage.exists(job.tenant_id):
-            # Never migrate missing storage: on SQLite that would build an empty tenant.
-            raise FileNotFoundError(
+        # Missing storage fails, and is never created by migrating it (SQLite would build
+        # an empty tenant; PostgreSQL's migrate checks in its first statement).
+        if not isinstance(storage, PostgresStorage) and not storage.exists(job.tenant_id):
+            raise MissingStorage(
                 f"its storage {storage.location(job.tenant_id)} is missing; "
                 "restore it, or delete the tenant"
             )

@@ -37,6 +37,10 @@ class TenantBusy(RuntimeError):
     """Another process is migrating this tenant right now (it holds the tenant's lock)."""
 
 
+class MissingStorage(FileNotFoundError):
+    """The registry says the tenant has storage, but its file or schema is not there."""
+
+
 class TenantStorage(ABC):
     """The storage of every tenant on one kind of database.
 
@@ -76,7 +80,10 @@ class TenantStorage(ABC):
 
         Holds the tenant's migration lock while it runs, so two runs (two ``tenants
         migrate`` processes, or two workers of one) never migrate one tenant at once: the
-        second raises :class:`TenantBusy` at once instead of waiting.
+        second raises :class:`TenantBusy` at once instead of waiting. On SQLite a missing
+        file is built from the history (callers that must not create one check
+        :meth:`exists` first); on PostgreSQL a missing schema raises
+        :class:`MissingStorage`.
         """
 
     @abstractmethod
@@ -237,6 +244,10 @@ class PostgresStorage(TenantStorage):
     kind = "postgresql"
     _SCHEMA = re.compile(r"^tenant_(\d+)$")
     _PLACEMENT = select(Tenant.database).where(Tenant.id == bindparam("tenant_id"))
+    _LOCK_AND_CHECK = text(
+        "SELECT pg_try_advisory_xact_lock(:class, :tenant), "
+        "EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = :schema)"
+    )
 
     def __init__(
         self,
@@ -321,12 +332,17 @@ class PostgresStorage(TenantStorage):
         """
         schema = self.location(tenant_id)
         with self._engine(tenant_id).begin() as connection:
-            locked = connection.execute(
-                text("SELECT pg_try_advisory_xact_lock(:class, :tenant)"),
-                {"class": MIGRATION_LOCK_CLASS, "tenant": int(tenant_id)},
-            ).scalar()
+            # One round trip: the lock, and whether the schema is there at all.
+            locked, present = connection.execute(
+                self._LOCK_AND_CHECK,
+                {"class": MIGRATION_LOCK_CLASS, "tenant": int(tenant_id), "schema": schema},
+            ).one()
             if not locked:
                 raise TenantBusy(f"another run is migrating tenant {tenant_id} (it holds its lock)")
+            if not present:
+                raise MissingStorage(
+                    f"its storage {schema} is missing; restore it, or delete the tenant"
+                )
             return migrations.upgrade(
                 self.tenant_app.migrations,
                 _in_schema(connection, schema),

@@ -75,8 +75,8 @@ def upgrade(
     The caller owns the transaction: a failing revision rolls back with it.
 
     What ``alembic upgrade head`` does, with the script directory read once per process
-    instead of once per call: a fleet run migrates thousands of tenants, and parsing
-    every revision file again for each was most of the time spent on one.
+    instead of once per call, and the revision reached not read back: a fleet run
+    migrates thousands of tenants, and each of those cost time on every one.
     """
     config = alembic_config(location, connection, schema=schema, target_metadata=metadata)
     script = _script_directory(location)
@@ -86,4 +86,5 @@ def upgrade(
 
     with EnvironmentContext(config, script, fn=steps, destination_rev="head"):
         script.run_env()
-    return current_revision(connection, schema)
+    # Alembic got there or raised: the storage is at the head, no need to read it again.
+    return head_revision(location)
