@@ -92,7 +92,8 @@ def initialize(setup: WorkerSetup) -> None:
 
 def migrate_batch(jobs: Sequence[Job]) -> list[Result]:
     """Migrate a batch (all of one database) in this worker; a result for each tenant."""
-    assert _storage is not None, "initialize() runs first"
+    if _storage is None:
+        raise RuntimeError("migrate_batch runs in a worker that initialize() set up")
     try:
         return [migrate_one(_storage, job) for job in jobs]
     finally:
