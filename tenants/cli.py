@@ -425,8 +425,14 @@ def tenants_migrate(
             f"Canary: {len(results)} tenants migrated; look at them, then run "
             "'flask --app tenants.wsgi tenants migrate' to go on with the others."
         )
-    if stopped:
+    if stopped == runner.FAIL_FAST:
         click.echo("Stopped at the first failure (--fail-fast).", err=True)
+    elif stopped == runner.WORKER_DIED:
+        click.echo(
+            "A worker process ended mid-run (killed, or out of memory); the tenants it had "
+            "are marked failed and the others were not started.",
+            err=True,
+        )
     if failed or busy:
         click.echo(
             "Fix the failed tenants and run 'flask --app tenants.wsgi tenants migrate' again.",

@@ -29,6 +29,8 @@ from tests.conftest import FAST_HASH, TEST_SECRET
 NEW_REVISION = "fleet_ledger_test_rank"
 #: Seconds each tenant's migration sleeps (set in tests that need overlap or a kill).
 SLEEP_VARIABLE = "FLEET_TEST_MIGRATION_SLEEP"
+#: The id of a tenant whose migration kills the process running it.
+CRASH_VARIABLE = "FLEET_TEST_MIGRATION_CRASH"
 NEW_MIGRATION = '''"""Add notes.rank and an index on it (only the fleet ledger tests apply it)
 
 Revision ID: {revision}
@@ -49,6 +51,13 @@ depends_on = None
 
 def upgrade() -> None:
     time.sleep(float(os.environ.get("{sleep}", "0")))
+    crash = os.environ.get("{crash}")
+    if crash:
+        # The process migrating this tenant dies on the spot (a real crash, no cleanup).
+        schema = op.get_context().version_table_schema
+        url = str(op.get_bind().engine.url)
+        if schema == f"tenant_{{crash}}" or url.endswith(f"tenant-{{crash}}.db"):
+            os._exit(3)
     op.add_column("notes", sa.Column("rank", sa.Integer, nullable=False, server_default="0"))
     op.create_index("ix_notes_rank", "notes", ["rank"])
 
@@ -66,7 +75,10 @@ def history(tmp_path: Path) -> Path:
     shutil.copytree(HISTORY, scripts, ignore=shutil.ignore_patterns("__pycache__"))
     (scripts / "versions" / f"{NEW_REVISION}.py").write_text(
         NEW_MIGRATION.format(
-            revision=NEW_REVISION, down=migrations.head_revision(HISTORY), sleep=SLEEP_VARIABLE
+            revision=NEW_REVISION,
+            down=migrations.head_revision(HISTORY),
+            sleep=SLEEP_VARIABLE,
+            crash=CRASH_VARIABLE,
         )
     )
     yield scripts
@@ -325,6 +337,34 @@ def test_a_new_head_abandons_the_unfinished_run(platform, create_tenant, deploy,
     first, second = runs(platform)
     assert first.state == "abandoned" and second.state == "finished"
     assert second.total == 3
+
+
+@pytest.mark.slow
+def test_a_worker_process_that_dies_stops_the_run_which_resumes_later(
+    platform, create_tenant, deploy, monkeypatch
+) -> None:
+    ids = make_tenants(create_tenant, 6)
+    head = deploy(platform)
+    monkeypatch.setenv(CRASH_VARIABLE, str(ids[2]))
+
+    crashed = invoke(platform, "--jobs", "2")
+
+    assert crashed.exit_code == 1
+    assert "A worker process ended mid-run" in crashed.output
+    assert "Traceback" not in crashed.output
+    (run,) = runs(platform)
+    assert run.state == "stopped"
+    rows = ledger_rows(platform, run.id)
+    assert rows[ids[2]].state == "failed" and "worker process ended" in rows[ids[2]].error
+    assert platform.storage.revision(ids[2]) != head  # its transaction died with it
+
+    monkeypatch.delenv(CRASH_VARIABLE)
+    resumed = invoke(platform, "--jobs", "2")
+
+    assert resumed.exit_code == 0, resumed.output
+    assert f"Resuming run {run.id}" in resumed.output
+    assert all(platform.storage.revision(i) == head for i in ids)
+    assert runs(platform)[0].state == "finished"
 
 
 # -- killed half-way ----------------------------------------------------------------------

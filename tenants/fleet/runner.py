@@ -26,6 +26,7 @@ import multiprocessing
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -41,6 +42,10 @@ from tenants.storage import PostgresStorage
 
 if TYPE_CHECKING:
     from tenants.kernel import Platform
+
+#: Why a run stopped before handing out every tenant.
+FAIL_FAST = "fail-fast"
+WORKER_DIED = "worker-died"
 
 #: The most tenants a worker is handed at once: small enough that the ledger follows
 #: closely (a kill loses at most this many records, which the resume redoes as no-ops).
@@ -95,11 +100,13 @@ def execute(
     *,
     fail_fast: bool,
     on_results: Callable[[list[Result]], None],
-) -> bool:
+) -> str | None:
     """Migrate ``jobs``, recording each batch in the ledger as it finishes.
 
-    Returns whether it stopped early (``fail_fast`` and a tenant failed). With one
-    worker it runs in this process: nothing to spawn.
+    Returns why it stopped early, if it did: :data:`FAIL_FAST` (a tenant failed and
+    ``fail_fast``), or :data:`WORKER_DIED` (a worker process ended mid-run: no more work
+    is handed out, and the tenants not reached stay pending). With one worker it runs in
+    this process: nothing to spawn.
     """
 
     def settle(results: list[Result]) -> bool:
@@ -111,14 +118,14 @@ def execute(
         storage = platform.storage
         for job in jobs:
             if settle([worker.migrate_one(storage, job)]):
-                return True
-        return False
+                return FAIL_FAST
+        return None
 
     queues = _batches(jobs, the_plan.workers)
     setup = WorkerSetup(platform.settings, platform.tenant_app.migrations)
     running: dict[Future[list[Result]], list[Job]] = {}
     busy = dict.fromkeys(queues, 0)
-    stopped = False
+    stopped: str | None = None
     with ProcessPoolExecutor(
         max_workers=the_plan.workers,
         mp_context=multiprocessing.get_context("spawn"),
@@ -137,9 +144,18 @@ def execute(
                 )
                 if name is None:
                     break
-                batch = queues[name].popleft()
+                try:
+                    future = pool.submit(worker.migrate_batch, batch := queues[name][0])
+                except BrokenProcessPool:
+                    # A worker died (killed, out of memory): hand out nothing more; what
+                    # is left stays pending in the ledger for the next run.
+                    stopped = WORKER_DIED
+                    break
+                queues[name].popleft()
                 busy[name] += 1
-                running[pool.submit(worker.migrate_batch, batch)] = batch
+                running[future] = batch
+            if not running:
+                break
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 batch = running.pop(future)
@@ -148,8 +164,9 @@ def execute(
                     results = future.result()
                 except Exception as error:  # the worker process died (killed, out of memory)
                     results = [_lost(job, error) for job in batch]
+                    stopped = WORKER_DIED
                 if settle(results):
-                    stopped = True
+                    stopped = stopped or FAIL_FAST
     return stopped
 
 
