@@ -455,7 +455,13 @@ def tenants_status() -> None:
             .where(Tenant.status.in_(MIGRATED_STATUSES))
             .order_by(Tenant.slug)
         ).all()
+        unfinished = ledger.unfinished_run(session)
     behind = [row for row in rows if row.storage_revision != head]
+    if unfinished is not None:
+        click.echo(
+            f"Run {unfinished.id} to {unfinished.target_revision} is {unfinished.state}: "
+            "'flask --app tenants.wsgi tenants migrate' goes on with it."
+        )
     if not behind:
         click.echo(f"All {len(rows)} tenants are at {head}.")
         return

@@ -263,6 +263,10 @@ def test_canary_stops_after_k_tenants_and_the_next_run_goes_on(
     assert [platform.storage.revision(i) == head for i in ids] == [True, True, False, False, False]
     (run,) = runs(platform)
     assert run.state == "stopped"
+    status = platform.console.test_cli_runner().invoke(args=["tenants", "status"])
+    assert status.exit_code == 1
+    assert status.output.startswith(f"Run {run.id} to {head} is stopped: ")
+    assert "3 of 5 tenants are not at" in status.output
 
     rest = invoke(platform, "--resume", "--jobs", "2")
 
