@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 #: Domains one run of the periodic job checks at most (the oldest checks first).
 CHECK_BATCH = 200
+#: Ids fit the column (INTEGER): a larger one names no domain (and must not reach SQL).
+MAX_DOMAIN_ID = 2**31 - 1
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -297,7 +299,7 @@ class DomainManager:
 
     @staticmethod
     def _row(session: Session, tenant_id: int, domain_id: int) -> TenantDomain:
-        row = session.get(TenantDomain, domain_id)
+        row = session.get(TenantDomain, domain_id) if 0 < domain_id <= MAX_DOMAIN_ID else None
         if row is None or row.tenant_id != tenant_id:
             # Another tenant's domain is as unknown as one that never existed.
             raise DomainError("That domain is not one of this workspace's.", status=404)
