@@ -201,6 +201,12 @@ class Platform:
             )
         return self.settings.host_for(tenant.slug)
 
+    def tenant_url(self, tenant: TenantRecord | Tenant, path: str = "/") -> str:
+        """The absolute URL of ``path`` at the tenant's primary address (CLI, admin console)."""
+        record = tenant if isinstance(tenant, TenantRecord) else TenantRecord.from_row(tenant)
+        prefix = f"/{record.slug}" if self.settings.tenant_routing == "path" else ""
+        return f"{self.settings.url_scheme}://{self.tenant_host(record)}{prefix}{path}"
+
     def build_tenant_app(
         self, tenant: TenantRecord, config: Mapping[str, Any] | None = None
     ) -> WSGIApplication:

@@ -334,3 +334,61 @@ def test_warm_custom_domain_costs_no_query(platform, create_tenant, dns_server, 
     finally:
         sa.event.remove(platform.engine, "before_cursor_execute", count)
     assert queries == []
+
+
+def test_cli_list_shows_the_primary_address(platform, create_tenant, dns_server) -> None:
+    acme = create_tenant("acme")
+    view = platform.domains.add(acme.id, "notes.acme.org", actor="o")
+    _publish(dns_server, view)
+    platform.domains.check(acme.id, view.id, actor="o")
+    runner = platform.console.test_cli_runner()
+    assert "http://acme.example.com/" in runner.invoke(args=["tenants", "list"]).output
+    platform.domains.set_primary(acme.id, view.id, actor="o")
+    assert "http://notes.acme.org/" in runner.invoke(args=["tenants", "list"]).output
+
+
+SETTINGS = [
+    ("defaults", {}, ("", 72.0, {"free": 1, "*": 5})),
+    (
+        "set",
+        {
+            "DNS_RESOLVER": "127.0.0.1:5353",
+            "DOMAIN_GRACE_HOURS": "1.5",
+            "DOMAINS_PER_PLAN": "free=0 pro=3 *=1",
+        },
+        ("127.0.0.1:5353", 1.5, {"free": 0, "pro": 3, "*": 1}),
+    ),
+    ("default-port", {"DNS_RESOLVER": "ns.internal"}, ("ns.internal:53", 72.0, None)),
+    ("ipv6", {"DNS_RESOLVER": "[::1]:53"}, ("::1:53", 72.0, None)),
+]
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"), [s[1:] for s in SETTINGS], ids=[s[0] for s in SETTINGS]
+)
+def test_domain_settings_from_the_environment(env, expected) -> None:
+    from tenants.settings import Settings
+
+    settings = Settings.from_environ(env, load_dotenv=False)
+    resolver, grace, limits = expected
+    assert settings.dns_resolver == resolver
+    assert settings.domain_grace_hours == grace
+    if limits is not None:
+        assert settings.domains_per_plan == limits
+        assert settings.domain_limit("pro") == limits.get("pro", limits["*"])
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"DNS_RESOLVER": "127.0.0.1:x"},
+        {"DNS_RESOLVER": "ns.internal:99999"},
+        {"DOMAINS_PER_PLAN": "free"},
+    ],
+    ids=["bad-port", "port-out-of-range", "no-count"],
+)
+def test_bad_domain_settings_say_what_to_write(env) -> None:
+    from tenants.settings import Settings, SettingsError
+
+    with pytest.raises(SettingsError, match="e.g."):
+        Settings.from_environ(env, load_dotenv=False)

@@ -247,7 +247,7 @@ def _tenant_page(
             "admin/tenant.html",
             tenant=row,
             is_live=row.status in _LIVE,
-            url=platform.settings.url_for_tenant(row.slug),
+            url=platform.tenant_url(row),
             storage_location=platform.storage.location(row.id),
             facts=describe(platform, row),
             audit=audit,
