@@ -392,3 +392,10 @@ def test_bad_domain_settings_say_what_to_write(env) -> None:
 
     with pytest.raises(SettingsError, match="e.g."):
         Settings.from_environ(env, load_dotenv=False)
+
+
+def test_path_routing_refuses_custom_domains(make_platform, create_tenant) -> None:
+    platform = make_platform(tenant_routing="path")
+    acme = create_tenant("acme")
+    with pytest.raises(DomainError, match="need subdomain routing"):
+        platform.domains.add(acme.id, "notes.acme.org", actor="o")

@@ -153,3 +153,20 @@ def test_members_cannot_manage_domains(platform, owner: Client) -> None:
     member = Client(platform)
     assert login(member, ACME, "member@acme.test", "member-password-1").status_code == 302
     assert member.get(PAGE, headers={"Host": ACME}).status_code == 403
+
+
+def test_the_settings_page_tells_the_owner_of_a_failing_domain(
+    platform, owner: Client, dns_server
+) -> None:
+    acme = platform.registry.get("acme")
+    add(owner, "notes.acme.org")
+    view = platform.domains.list(acme.id)[0]
+    dns_server.zone.publish_txt(view.challenge_name, view.token)
+    platform.domains.check(acme.id, view.id, actor="o")
+    assert "is failing" not in owner.get("/settings/", headers={"Host": ACME}).get_data(True)
+    dns_server.zone.remove(view.challenge_name)
+    platform.domains.check(acme.id, view.id, actor="job")
+    page = owner.get("/settings/", headers={"Host": ACME}).get_data(as_text=True)
+    assert "The custom domain notes.acme.org is failing" in page
+    domains_page = owner.get(PAGE, headers={"Host": ACME}).get_data(as_text=True)
+    assert "Failing since" in domains_page and "will be disabled on" in domains_page

@@ -114,6 +114,10 @@ class DomainManager:
 
     def add(self, tenant_id: int, raw: str, *, actor: str) -> DomainView:
         """Add ``raw`` (any form people paste) as a pending domain of the tenant."""
+        if self.settings.tenant_routing != "subdomain":
+            raise DomainError(
+                "Custom domains need subdomain routing; this platform routes tenants by path."
+            )
         try:
             name = normalize_domain(raw, self.settings.base_domain)
         except DomainNameError as error:

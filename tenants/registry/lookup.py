@@ -319,6 +319,10 @@ class TenantRegistry:
                 tenant = TenantRecord.from_row(row)
                 holding = tenant.status in _HOLDING
                 keys = keys_of(tenant)
+                previous = self._cache.get((SLUG, tenant.slug.lower()))
+                if previous is not None:  # domains it no longer holds count as removed keys
+                    for _gone in set(previous.custom_domains) - set(tenant.custom_domains):
+                        self._index.note_removed()
                 self._cache.update(tenant, keys, holding)
                 for key in keys:
                     if holding:
