@@ -170,3 +170,16 @@ def test_the_settings_page_tells_the_owner_of_a_failing_domain(
     assert "The custom domain notes.acme.org is failing" in page
     domains_page = owner.get(PAGE, headers={"Host": ACME}).get_data(as_text=True)
     assert "Failing since" in domains_page and "will be disabled on" in domains_page
+
+
+def test_the_admin_console_shows_a_tenants_domains(platform, create_tenant, client) -> None:
+    from tenants.admins import create_admin
+    from tests.conftest import PASSWORD
+    from tests.test_admin_auth import ADMIN_EMAIL, HOST, log_in_admin
+
+    acme = create_tenant("acme")
+    platform.domains.add(acme.id, "bücher.example", actor="o")
+    create_admin(platform, ADMIN_EMAIL, PASSWORD)
+    assert log_in_admin(client).status_code == 303
+    page = client.get(f"/admin/tenants/{acme.id}", headers=HOST).get_data(as_text=True)
+    assert '<code>bücher.example</code> <span class="badge">pending</span>' in page

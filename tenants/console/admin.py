@@ -248,6 +248,7 @@ def _tenant_page(
             tenant=row,
             is_live=row.status in _LIVE,
             url=platform.tenant_url(row),
+            domains=platform.domains.list(row.id),
             storage_location=platform.storage.location(row.id),
             facts=describe(platform, row),
             audit=audit,
