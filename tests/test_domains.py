@@ -399,3 +399,27 @@ def test_path_routing_refuses_custom_domains(make_platform, create_tenant) -> No
     acme = create_tenant("acme")
     with pytest.raises(DomainError, match="need subdomain routing"):
         platform.domains.add(acme.id, "notes.acme.org", actor="o")
+
+
+def test_the_domain_tables_match_their_migration(platform) -> None:
+    """Model and revision 0010 agree on both backends (tenant_domains, the tenants columns)."""
+    import warnings
+
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy.exc import SAWarning
+
+    from tenants.registry.models import RegistryBase
+
+    with platform.engine.begin() as connection:
+        context = MigrationContext.configure(connection)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Skipped unsupported reflection", SAWarning)
+            warnings.filterwarnings("ignore", "autogenerate skipping", UserWarning)
+            diff = compare_metadata(context, RegistryBase.metadata)
+    text = repr(diff)
+    assert "tenant_domains" not in text, diff
+    assert "custom_domains" not in text and "primary_domain" not in text, diff
+    with platform.engine.connect() as connection:
+        revision = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    assert revision is not None
