@@ -423,3 +423,25 @@ def test_the_domain_tables_match_their_migration(platform) -> None:
     with platform.engine.connect() as connection:
         revision = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
     assert revision is not None
+
+
+def test_a_dns_server_that_does_not_answer_is_a_message_not_an_error(
+    make_platform, create_tenant
+) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:  # bound, never answers
+        silent.bind(("127.0.0.1", 0))
+        platform = make_platform(dns_resolver=f"127.0.0.1:{silent.getsockname()[1]}")
+        acme = create_tenant("acme")
+        view = platform.domains.add(acme.id, "notes.acme.org", actor="o")
+        import tenants.domains.dns as dns_module
+
+        original = dns_module.LIFETIME
+        dns_module.LIFETIME = 0.5
+        try:
+            checked = platform.domains.check(acme.id, view.id, actor="o")
+        finally:
+            dns_module.LIFETIME = original
+    assert checked.status == "pending"
+    assert "did not answer in time" in checked.last_error

@@ -19,15 +19,22 @@ class LookupFailed(Exception):
     """The record could not be read or does not hold the token; the message says which."""
 
 
-def make_resolver(spec: str, *, lifetime: float = LIFETIME) -> dns.resolver.Resolver:
+def make_resolver(spec: str, *, lifetime: float | None = None) -> dns.resolver.Resolver:
     """A resolver asking ``spec`` ("host:port"), or the system's resolvers if empty."""
+    if lifetime is None:
+        lifetime = LIFETIME
     if spec:
         resolver = dns.resolver.Resolver(configure=False)
         host, _, port = spec.rpartition(":")
         resolver.nameservers = [host.strip("[]")]
         resolver.port = int(port)
     else:
-        resolver = dns.resolver.Resolver()
+        try:
+            resolver = dns.resolver.Resolver()
+        except dns.resolver.NoResolverConfiguration:
+            raise LookupFailed(
+                "This server has no DNS resolver configured; the operator sets DNS_RESOLVER."
+            ) from None
     resolver.lifetime = lifetime
     resolver.timeout = lifetime
     resolver.cache = None  # a re-check must see a record published a second ago
