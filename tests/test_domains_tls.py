@@ -168,3 +168,32 @@ def test_https_on_demand_only_for_verified_domains(
             time.sleep(0.5)
     assert status == 200
     assert "Globex" in body
+
+
+def test_the_caddyfile_is_valid_as_deployed(tmp_path: Path) -> None:
+    """With Let's Encrypt (no local CA) and the compose file's variables, caddy accepts it."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "BASE_DOMAIN": "example.com",
+        "APP_UPSTREAM": "app:8000",
+        "ACME_EMAIL": "ops@example.com",
+    }
+    result = subprocess.run(
+        [
+            "caddy",
+            "validate",
+            "--config",
+            str(PROJECT_ROOT / "platform" / "Caddyfile"),
+            "--adapter",
+            "caddyfile",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Valid configuration" in result.stdout + result.stderr
