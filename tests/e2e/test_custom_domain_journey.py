@@ -1,8 +1,8 @@
 """Browser journey: an owner brings a custom domain, proves it by DNS, and works on it.
 
 gunicorn serves the platform (``BASE_DOMAIN=localhost``); a real DNS server (dnslib, on
-loopback) is the platform's ``DNS_RESOLVER``; Chromium resolves the custom domain to
-loopback (``--host-resolver-rules``), as a CNAME to the platform would. The owner adds
+loopback) is the platform's ``DNS_RESOLVER``; Chromium resolves ``*.test`` to loopback
+(``--host-resolver-rules`` in conftest), as a CNAME to the platform would. The owner adds
 the domain, reads the TXT record on the page, the test publishes it, "Check now"
 verifies it, "Make primary" moves the workspace there, and the workspace answers on the
 new domain. Screenshots go to docs/screenshots/.
@@ -17,13 +17,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from dnslib.server import DNSLogger, DNSServer
 
 from tests.dns_server import RunningDns, Zone
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, _free_port, screenshot
+from tests.e2e.conftest import ROOT, _free_port, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -119,25 +118,14 @@ def site(tmp_path_factory: pytest.TempPathFactory, dns: RunningDns) -> Iterator[
     process.wait(15)
 
 
-@pytest.fixture(scope="module")
-def page(site: int):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium is not installed at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            # The custom domain's CNAME, as the browser's resolver would follow it.
-            args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {DOMAIN} 127.0.0.1"],
-        )
-        context = browser.new_context(viewport={"width": 1280, "height": 860})
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        yield page
-        context.close()
-        browser.close()
+@pytest.fixture
+def page(browser, site: int):
+    """A page of the suite's Chromium, which resolves ``*.test`` to loopback (conftest)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
 
 
 def test_owner_adds_verifies_and_moves_to_a_custom_domain(page, site: int, dns) -> None:
