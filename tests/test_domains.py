@@ -445,3 +445,57 @@ def test_a_dns_server_that_does_not_answer_is_a_message_not_an_error(
             dns_module.LIFETIME = original
     assert checked.status == "pending"
     assert "did not answer in time" in checked.last_error
+
+
+def test_two_tenants_claiming_one_domain_at_once_one_wins(platform, create_tenant) -> None:
+    """The unique index decides a race; the loser gets the message, nothing half-saved."""
+    import threading
+
+    tenants = [create_tenant(f"racer{n}") for n in range(4)]
+    barrier = threading.Barrier(len(tenants))
+    outcomes: list[str] = []
+
+    def claim(tenant_id: int) -> None:
+        barrier.wait()
+        try:
+            platform.domains.add(tenant_id, "Contested.Example.org", actor="o")
+            outcomes.append("won")
+        except DomainError as error:
+            assert error.status == 409, error.message
+            outcomes.append("lost")
+
+    threads = [threading.Thread(target=claim, args=(t.id,)) for t in tenants]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["lost", "lost", "lost", "won"]
+    with platform.engine.connect() as connection:
+        rows = connection.execute(sa.select(TenantDomain.domain)).scalars().all()
+    assert rows == ["contested.example.org"]
+
+
+def test_normalized_names_are_stable_and_routable() -> None:
+    """Whatever text is accepted, its stored form is accepted again unchanged, and the
+    dispatcher reads it as a well-formed Host outside the base domain."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from tenants.dispatch.hosts import Place, canonical_host, locate
+
+    label = st.from_regex(r"[a-zA-Z0-9ü-]{1,20}", fullmatch=True)
+    names = st.lists(label, min_size=2, max_size=4).map(".".join)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(names | st.text(max_size=40))
+    def check(raw: str) -> None:
+        try:
+            stored = normalize_domain(raw, BASE)
+        except DomainNameError:
+            return
+        assert normalize_domain(stored, BASE) == stored
+        host, port = canonical_host(stored)
+        assert (host, port) == (stored, None)
+        assert locate(host, BASE).place is Place.ELSEWHERE
+
+    check()
