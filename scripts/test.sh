@@ -8,12 +8,14 @@ bash scripts/setup.sh
 
 # System tools the tests drive for real: Chromium (browser tests), nginx (its own
 # config check), wrk (the benchmark's load generator), PgBouncer (the platform behind a
-# transaction-mode pooler). Debian packages, root only.
+# transaction-mode pooler), Caddy (HTTPS on demand for custom domains). Debian packages,
+# root only.
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v wrk >/dev/null || missing+=(wrk)
 command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
+command -v caddy >/dev/null || missing+=(caddy)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq

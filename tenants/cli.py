@@ -182,7 +182,7 @@ def tenants_list(show_all: bool) -> None:
         database = f"{tenant.database:<12} " if several else ""
         click.echo(
             f"{tenant.slug:<24} {tenant.status:<13} {tenant.plan:<10} {database}"
-            f"{tenant.storage_revision or '-':<24} {platform.settings.url_for_tenant(tenant.slug)}"
+            f"{tenant.storage_revision or '-':<24} {platform.tenant_url(tenant)}"
         )
 
 

@@ -26,6 +26,7 @@ from tenants.testing import (
     postgres_required,
     reset_postgres,
 )
+from tests.dns_server import dns_server  # noqa: E402,F401 - fixture: a DNS server on loopback
 
 DEFAULT_PG = DEFAULT_POSTGRES_URL
 TEST_SECRET = TEST_SECRET_KEY

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Identity,
@@ -27,7 +28,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from tenants.registry.record import (
     DEFAULT_DATABASE,
     DISPLAY_NAME_SIZE,
+    ROUTABLE_DOMAIN_STATUSES,
     SLUG_HOLDING_STATUSES,
+    DomainStatus,
     TenantStatus,
 )
 from tenants.sessions import SessionColumns
@@ -45,6 +48,7 @@ __all__ = [
     "RegistryChange",
     "RegistryClock",
     "Tenant",
+    "TenantDomain",
     "TenantStatus",
     "utcnow",
 ]
@@ -52,6 +56,10 @@ __all__ = [
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+#: The longest DNS name (RFC 1035), in its A-label form.
+DOMAIN_NAME_SIZE = 253
 
 
 class RegistryBase(DeclarativeBase):
@@ -100,6 +108,14 @@ class Tenant(RegistryBase):
     #: The id of this row's last entry in the change feed (see RegistryChange): it only
     #: grows, so apps and sessions compare it to tell an old copy from a new one.
     version: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+    #: The routable rows of ``tenant_domains`` (A-labels), copied here in the same
+    #: transaction that changes them: the change feed and every point query return the
+    #: tenant's row, and each process learns from it which domain keys route to it.
+    custom_domains: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
+    #: The primary address when it is a routable custom domain (else the subdomain is).
+    primary_domain: Mapped[str | None] = mapped_column(String(DOMAIN_NAME_SIZE), default=None)
 
     def __repr__(self) -> str:
         return f"<Tenant {self.id} {self.slug!r} {self.status}>"
@@ -109,6 +125,47 @@ class Tenant(RegistryBase):
 #: WHERE clause: with bound parameters instead, SQLite (always) and PostgreSQL (once a
 #: statement is prepared) cannot tell that those indexes apply, and scan the table.
 HOLDS_SLUG = Tenant.status.in_([literal_column(f"'{status}'") for status in SLUG_HOLDING_STATUSES])
+
+
+class TenantDomain(RegistryBase):
+    """A custom domain a tenant added, and what its DNS said when last checked.
+
+    The unique index on ``lower(domain)`` covers every row, pending ones too: a name is
+    claimed by whoever adds it first, and a second tenant is refused by the database
+    (not a check-then-insert). Ownership is proven by the TXT record
+    ``_tenants-challenge.<domain>`` holding ``token``; only verified (or failing, in
+    grace) domains are routed, copied to ``tenants.custom_domains``.
+    """
+
+    __tablename__ = "tenant_domains"
+    __table_args__ = (
+        Index("uq_tenant_domains_domain", func.lower(text("domain")), unique=True),
+        Index("ix_tenant_domains_tenant", "tenant_id", "id"),
+        # The periodic check picks the domains checked longest ago.
+        Index("ix_tenant_domains_checked", "checked_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    #: The A-label form, lower-case (``xn--bcher-kva.example``); shown as its U-label.
+    domain: Mapped[str] = mapped_column(String(DOMAIN_NAME_SIZE))
+    #: What the TXT record must hold (random, per domain).
+    token: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default=DomainStatus.PENDING)
+    #: The tenant chose it as its primary address (effective while it is routable).
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    last_error: Mapped[str | None] = mapped_column(String(300), default=None)
+
+    @property
+    def routable(self) -> bool:
+        return self.status in ROUTABLE_DOMAIN_STATUSES
+
+    def __repr__(self) -> str:
+        return f"<TenantDomain {self.id} {self.domain!r} {self.status}>"
 
 
 class RegistryChange(RegistryBase):
