@@ -70,7 +70,7 @@ def friendly_errors(command: F) -> F:
             reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
             raise click.ClickException(
                 f"The platform database cannot be used ({reason}). Check DATABASE_URL, and run "
-                "'flask --app tenants.wsgi db upgrade' if it was never set up."
+                "'tenants db upgrade' if it was never set up."
             ) from None
 
     return wrapper  # type: ignore[return-value]
@@ -109,7 +109,7 @@ def db_revision(message: str, autogenerate: bool, rev_id: str | None) -> None:
         autogenerate=autogenerate,
         rev_id=rev_id,
     )
-    click.echo(f"Created {made.path}; review it, then run 'flask --app tenants.wsgi db upgrade'.")
+    click.echo(f"Created {made.path}; review it, then run 'tenants db upgrade'.")
     _warn_unchecked(made.unchecked_indexes)
 
 
@@ -155,10 +155,7 @@ def tenants_revision(message: str, autogenerate: bool, rev_id: str | None) -> No
         autogenerate=autogenerate,
         rev_id=rev_id,
     )
-    click.echo(
-        f"Created {made.path} for {tenant_app.name}; review it, then run "
-        "'flask --app tenants.wsgi tenants migrate'."
-    )
+    click.echo(f"Created {made.path} for {tenant_app.name}; review it, then run 'tenants migrate'.")
     _warn_unchecked(made.unchecked_indexes)
 
 
@@ -174,7 +171,7 @@ def tenants_list(show_all: bool) -> None:
     with Session(platform.engine) as session:
         tenants = session.execute(query).scalars().all()
     if not tenants:
-        click.echo("No tenants yet: 'flask --app tenants.wsgi tenants create SLUG ...' adds one.")
+        click.echo("No tenants yet: 'tenants create SLUG ...' adds one.")
         return
     # The database column only where tenants can live on more than one.
     several = bool(platform.settings.tenant_databases)
@@ -291,9 +288,7 @@ def _fleet(platform: Platform, slugs: Sequence[str]) -> list[_FleetTenant]:
         unknown = sorted(wanted - found)
         if unknown:
             names = ", ".join(f"“{slug}”" for slug in unknown)
-            raise click.ClickException(
-                f"No tenant {names}; 'flask --app tenants.wsgi tenants list' shows the tenants."
-            )
+            raise click.ClickException(f"No tenant {names}; 'tenants list' shows the tenants.")
         for tenant in tenants:
             if tenant.status not in MIGRATED_STATUSES:
                 raise click.ClickException(
@@ -380,7 +375,7 @@ def tenants_migrate(slugs: tuple[str, ...]) -> None:
     )
     if failed:
         click.echo(
-            "Fix the failed tenants and run 'flask --app tenants.wsgi tenants migrate' again.",
+            "Fix the failed tenants and run 'tenants migrate' again.",
             err=True,
         )
         click.get_current_context().exit(1)
@@ -409,7 +404,7 @@ def tenants_status() -> None:
     click.echo(f"{'SLUG':<{width}}  {'STATUS':<10}  REVISION")
     for row in behind:
         click.echo(f"{row.slug:<{width}}  {row.status:<10}  {row.storage_revision or 'missing'}")
-    click.echo("Run 'flask --app tenants.wsgi tenants migrate' to bring them to the head.")
+    click.echo("Run 'tenants migrate' to bring them to the head.")
     click.get_current_context().exit(1)
 
 

@@ -12,7 +12,10 @@ reaches it anyway. gunicorn (``tenants.wsgi:application``) refuses that key.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import socket
+import sys
 
 DEMO_TENANT = ("acme", "Acme Corporation", "owner@acme.test", "acme-password")
 DEMO_ADMIN = ("admin@platform.test", "admin-password")
@@ -33,9 +36,16 @@ def main(argv: list[str] | None = None) -> None:
     from werkzeug.serving import is_running_from_reloader, run_simple
 
     from tenants.jobs.devserver import run_jobs_in_background
+    from tenants.settings import record_development_port
     from tenants.wsgi import load
 
+    if not is_running_from_reloader():
+        busy = port_in_use(args.host, args.port)
+        if busy:
+            sys.exit(busy)
     platform = load(development=True)
+    # The CLI prints tenant URLs with this port (tenants.settings.development_port).
+    record_development_port(platform.settings.instance_path, platform.settings.public_port)
 
     if args.demo and not is_running_from_reloader():
         set_up_demo(platform)
@@ -48,6 +58,30 @@ def main(argv: list[str] | None = None) -> None:
         use_debugger=True,
         use_evalex=True,
     )
+
+
+def port_in_use(host: str, port: int) -> str | None:
+    """One line saying how to pick another port if ``host:port`` is taken, else None.
+
+    werkzeug's own message names neither this script nor its ``--port`` option.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        return f"Cannot serve on {host}: {error.strerror}. Try --host localhost."
+    for family, kind, proto, _name, address in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                if error.errno != errno.EADDRINUSE:
+                    continue
+                return (
+                    f"Port {port} is in use (another development server?). Stop it, or pick "
+                    f"another port: bash scripts/dev.sh --port {port + 1}"
+                )
+    return None
 
 
 def set_up_demo(platform) -> None:  # noqa: ANN001 - avoids importing Platform eagerly

@@ -171,8 +171,7 @@ def _abandon(platform: Platform, tenant_id: int) -> None:
         platform.storage.drop(tenant_id)
     except Exception:
         log.exception(
-            "Could not drop the storage of failed tenant %s; "
-            "'flask --app tenants.wsgi tenants cleanup' retries.",
+            "Could not drop the storage of failed tenant %s; 'tenants cleanup' retries.",
             tenant_id,
         )
 

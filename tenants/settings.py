@@ -130,6 +130,9 @@ class Settings:
     #: psycopg then prepares no statements on the server (a pooled server connection may
     #: serve another client next, where the statement does not exist).
     database_pooler: str = "none"
+    #: DATABASE_URL is unset: the platform runs on the SQLite files under INSTANCE_PATH that
+    #: the development server uses (a deployment always names its database).
+    embedded_default: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -192,6 +195,7 @@ class Settings:
             tenant_app=(environ.get("TENANT_APP") or "tenants.workspace:app").strip(),
             request_log=(environ.get("REQUEST_LOG") or "-").strip(),
             database_pooler=pooler,
+            embedded_default=not environ.get("DATABASE_URL"),
         )
 
     def hash_password(self, password: str) -> str:
@@ -304,6 +308,30 @@ def _normalize_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+#: Where the development server notes the port it serves on (under INSTANCE_PATH).
+DEVELOPMENT_PORT_FILE = "devserver.port"
+DEFAULT_DEVELOPMENT_PORT = 5000
+
+
+def record_development_port(instance_path: Path, port: str) -> None:
+    """Note the development server's public port, for the URLs the CLI prints.
+
+    On the development key only the development server can serve the embedded database, so
+    a URL printed by ``tenants create`` must carry its port (``--port``, default 5000).
+    """
+    instance_path.mkdir(parents=True, exist_ok=True)
+    (instance_path / DEVELOPMENT_PORT_FILE).write_text(f"{port}\n", encoding="utf-8")
+
+
+def development_port(instance_path: Path) -> str:
+    """The port the development server last served on (5000 if it never ran here)."""
+    try:
+        port = (instance_path / DEVELOPMENT_PORT_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        return str(DEFAULT_DEVELOPMENT_PORT)
+    return port if port.isdigit() else str(DEFAULT_DEVELOPMENT_PORT)
 
 
 def _load_dotenv() -> None:

@@ -54,9 +54,7 @@ class SlugTaken(Exception):
 
 class TenantNotFound(LookupError):
     def __init__(self, slug: str) -> None:
-        super().__init__(
-            f"No tenant “{slug}”; 'flask --app tenants.wsgi tenants list' shows the tenants."
-        )
+        super().__init__(f"No tenant “{slug}”; 'tenants list' shows the tenants.")
         self.slug = slug
 
 
