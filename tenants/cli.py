@@ -23,6 +23,7 @@ from tenants import cleanup, lifecycle
 from tenants.admins import InvalidAdmin, create_admin
 from tenants.console.extensions import platform_of
 from tenants.jobs.cli import jobs_cli  # also puts the job tables in RegistryBase.metadata
+from tenants.plans import DEFAULT_PLAN, PLAN_NAMES, UnknownPlan
 from tenants.registry import service
 from tenants.registry.models import (
     SLUG_HOLDING_STATUSES,
@@ -50,6 +51,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     lifecycle.TenantNotFound,
     InvalidAdmin,
     InvalidRevision,
+    UnknownPlan,
 )
 
 
@@ -127,7 +129,9 @@ def _warn_unchecked(indexes: Sequence[str]) -> None:
 @click.option("--name", required=True, help="Display name of the workspace.")
 @click.option("--owner-email", required=True, help="Email of the owner account.")
 @click.option("--owner-password", required=True, help="Password of the owner account.")
-@click.option("--plan", default="free", show_default=True)
+@click.option(
+    "--plan", default=DEFAULT_PLAN, show_default=True, help=f"One of: {', '.join(PLAN_NAMES)}."
+)
 @friendly_errors
 def tenants_create(slug: str, name: str, owner_email: str, owner_password: str, plan: str) -> None:
     """Create tenant SLUG: registry row, storage, migrations and owner."""

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from tenants.cleanup import drop_storage_of, lease_of
 from tenants.contract import NewOwner
+from tenants.plans import DEFAULT_PLAN, UnknownPlan, validate_plan
 from tenants.registry import service
 from tenants.registry.models import DEFAULT_DATABASE, Tenant, TenantStatus, utcnow
 from tenants.registry.record import DISPLAY_NAME_SIZE
@@ -72,7 +73,7 @@ class NewTenant:
     display_name: str
     owner_email: str
     owner_password: str
-    plan: str = "free"
+    plan: str = DEFAULT_PLAN
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,11 @@ def validate_new_tenant(request: NewTenant) -> NewTenant:
         raise InvalidSignup("password", f"Use at least {MIN_PASSWORD_LENGTH} characters.")
     if len(request.owner_password) > 200:
         raise InvalidSignup("password", "Use at most 200 characters.")
-    return NewTenant(slug, name, email, request.owner_password, request.plan)
+    try:
+        plan = validate_plan(request.plan)
+    except UnknownPlan as error:
+        raise InvalidSignup("plan", str(error)) from None
+    return NewTenant(slug, name, email, request.owner_password, plan)
 
 
 def provision_tenant(
@@ -279,6 +284,9 @@ def update_tenant(
     The change moves the registry clock: every process rebuilds the tenant's app with
     the new values within a poll interval.
     """
+
+    if plan is not None:
+        plan = validate_plan(plan)  # UnknownPlan before any write
 
     def update(session: Session) -> Tenant:
         tenant = service.get_live(session, slug, for_update=True)

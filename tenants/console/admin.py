@@ -46,6 +46,7 @@ from tenants.console.admin_forms import (
     TenantSearchForm,
 )
 from tenants.console.extensions import platform_of, registry_db
+from tenants.plans import UnknownPlan
 from tenants.registry.models import HOLDS_SLUG, SLUG_HOLDING_STATUSES, AuditEntry, Tenant
 
 if TYPE_CHECKING:
@@ -241,7 +242,7 @@ def _tenant_page(
     )
     done_reading()
     if plan_form is None:
-        plan_form = PlanForm(formdata=None, plan=row.plan)
+        plan_form = PlanForm.showing(row.plan)
     return (
         render_template(
             "admin/tenant.html",
@@ -338,6 +339,8 @@ def change_plan(tenant_id: int) -> Any:
         lifecycle.update_tenant(_platform(), row.slug, actor=current_user.email, plan=plan)
     except lifecycle.TenantNotFound as error:
         return _tenant_page(row, status=409, error=str(error))
+    except UnknownPlan as error:
+        return _tenant_page(row, status=422, error=str(error), plan_form=form)
     flash(f"{row.slug} is now on the {plan} plan.")
     return _back_to(row)
 

@@ -13,12 +13,10 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length
 
+from tenants.plans import PLANS
 from tenants.registry.models import PlatformAdmin, TenantStatus
 from tenants.validation import MAX_PASSWORD_LENGTH
 from tenants.web.forms import SafeForm, column_size
-
-#: The plans a tenant can be on: the one list the console offers and accepts.
-PLANS = ("free", "pro", "enterprise")
 
 #: The list filter's "live" choice: every tenant that holds its slug.
 LIVE = "live"
@@ -54,7 +52,26 @@ class TenantSearchForm(SafeForm):
 
 
 class PlanForm(SafeForm):
-    plan = SelectField("Plan", choices=[SelectChoice(plan, plan.title()) for plan in PLANS])
+    """The tenant's plan (tenants.plans.PLANS, the list every entry point accepts)."""
+
+    plan = SelectField("Plan", choices=[SelectChoice(plan.name, plan.title) for plan in PLANS])
+
+    @classmethod
+    def showing(cls, current: str) -> PlanForm:
+        """The form as the tenant page shows it: its select on the tenant's plan.
+
+        A row written before plans were checked may name no plan: the select then starts
+        on an empty choice that says so, which the POST refuses, so pressing the button
+        without choosing never sets a plan nobody picked.
+        """
+        form = cls(formdata=None, plan=current)
+        if current not in {plan.name for plan in PLANS}:
+            form.plan.choices = [
+                SelectChoice("", f"Choose a plan (now “{current}”, not a plan)"),
+                *form.plan.choices,
+            ]
+            form.plan.data = ""
+        return form
 
 
 class DeleteForm(SafeForm):

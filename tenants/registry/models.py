@@ -22,8 +22,9 @@ from sqlalchemy import (
     literal_column,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
+from tenants.plans import DEFAULT_PLAN, validate_plan
 from tenants.registry.record import (
     DEFAULT_DATABASE,
     DISPLAY_NAME_SIZE,
@@ -82,7 +83,7 @@ class Tenant(RegistryBase):
     slug: Mapped[str] = mapped_column(String(63))
     display_name: Mapped[str] = mapped_column(String(DISPLAY_NAME_SIZE))
     status: Mapped[str] = mapped_column(String(20), default=TenantStatus.PROVISIONING)
-    plan: Mapped[str] = mapped_column(String(40), default="free")
+    plan: Mapped[str] = mapped_column(String(40), default=DEFAULT_PLAN)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: Which PostgreSQL database holds the tenant's schema ("default": the platform's own).
     database: Mapped[str] = mapped_column(
@@ -95,6 +96,11 @@ class Tenant(RegistryBase):
     #: The id of this row's last entry in the change feed (see RegistryChange): it only
     #: grows, so apps and sessions compare it to tell an old copy from a new one.
     version: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+
+    @validates("plan")
+    def _known_plan(self, _key: str, plan: str) -> str:
+        """Every write of a plan, from any entry point, is one of tenants.plans.PLANS."""
+        return validate_plan(plan)
 
     def __repr__(self) -> str:
         return f"<Tenant {self.id} {self.slug!r} {self.status}>"

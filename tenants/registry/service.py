@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from tenants.plans import DEFAULT_PLAN
 from tenants.registry import feed
 from tenants.registry.models import (
     AUDIT_ACTOR_SIZE,
@@ -123,7 +124,7 @@ def claim_slug(
     slug: str,
     *,
     display_name: str,
-    plan: str = "free",
+    plan: str = DEFAULT_PLAN,
     settings: dict[str, Any] | None = None,
     database: str = DEFAULT_DATABASE,
 ) -> Tenant:
