@@ -20,7 +20,13 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from tenants import cleanup, lifecycle
-from tenants.admins import InvalidAdmin, create_admin
+from tenants.admins import (
+    InvalidAdmin,
+    create_admin,
+    list_admins,
+    remove_admin,
+    set_admin_password,
+)
 from tenants.console.extensions import platform_of
 from tenants.jobs.cli import jobs_cli  # also puts the job tables in RegistryBase.metadata
 from tenants.plans import DEFAULT_PLAN, PLAN_NAMES, UnknownPlan
@@ -227,8 +233,48 @@ def tenants_delete(slug: str, yes: bool) -> None:
 @friendly_errors
 def admin_create(email: str, password: str) -> None:
     """Create platform admin EMAIL."""
-    admin = create_admin(_platform(), email, password)
+    admin = create_admin(_platform(), email, password, actor="cli")
     click.echo(f"Created admin {admin.email}: {_platform().settings.url_for_platform('/admin/')}")
+
+
+@admin_cli.command("list")
+@friendly_errors
+def admin_list() -> None:
+    """List the platform admins."""
+    admins = list_admins(_platform())
+    if not admins:
+        click.echo("No admins yet: 'tenants admin create EMAIL --password ...' adds one.")
+        return
+    for admin in admins:
+        click.echo(f"{admin.email}  (since {admin.created_at:%Y-%m-%d})")
+
+
+@admin_cli.command("passwd")
+@click.argument("email")
+@click.option(
+    "--password",
+    prompt="New password",
+    hide_input=True,
+    confirmation_prompt=True,
+    help="At least 8 characters (asked for when not given).",
+)
+@friendly_errors
+def admin_passwd(email: str, password: str) -> None:
+    """Set admin EMAIL's password; their sessions end (audited)."""
+    admin = set_admin_password(_platform(), email, password, actor="cli")
+    click.echo(f"Changed the password of {admin.email}; their sessions are ended.")
+
+
+@admin_cli.command("remove")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Confirm the removal.")
+@friendly_errors
+def admin_remove(email: str, yes: bool) -> None:
+    """Remove admin EMAIL (never the last one); their sessions end (audited)."""
+    if not yes:
+        raise click.ClickException(f"Removing {email} ends their access; run again with --yes.")
+    admin = remove_admin(_platform(), email, actor="cli")
+    click.echo(f"Removed admin {admin.email}.")
 
 
 def register_commands(app: Flask) -> None:

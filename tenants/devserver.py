@@ -101,7 +101,7 @@ def set_up_demo(platform) -> None:  # noqa: ANN001 - avoids importing Platform e
     if not exists:
         lifecycle.provision_tenant(platform, lifecycle.NewTenant(slug, name, email, password))
     if not admin_exists:
-        create_admin(platform, *DEMO_ADMIN)
+        create_admin(platform, *DEMO_ADMIN, actor="demo")
     settings = platform.settings
     print(
         "\n  Platform:  "

@@ -36,7 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from tenants import lifecycle
-from tenants.console import admin_account
+from tenants.console import admin_account, admin_admins
 from tenants.console.admin_auth import end_current_admin_session, init_admin_auth
 from tenants.console.admin_forms import (
     ALL,
@@ -71,6 +71,7 @@ def init_admin(app: Flask) -> None:
     init_admin_auth(app)
     app.register_blueprint(bp)
     app.register_blueprint(admin_account.bp)
+    app.register_blueprint(admin_admins.bp)
 
 
 @bp.before_request

@@ -11,11 +11,11 @@ from wtforms import (
     SelectField,
     StringField,
 )
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
 from tenants.plans import PLANS
 from tenants.registry.models import PlatformAdmin, TenantStatus
-from tenants.validation import MAX_PASSWORD_LENGTH
+from tenants.validation import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from tenants.web.forms import SafeForm, column_size
 
 #: The list filter's "live" choice: every tenant that holds its slug.
@@ -79,3 +79,34 @@ class DeleteForm(SafeForm):
         "Type the tenant's subdomain to confirm",
         validators=[DataRequired(message="Type the subdomain to confirm the deletion.")],
     )
+
+
+class NewAdminForm(SafeForm):
+    email = EmailField(
+        "Email", validators=[DataRequired(), Length(max=column_size(PlatformAdmin.email))]
+    )
+    password = PasswordField(
+        "Password",
+        validators=[
+            DataRequired(),
+            Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH),
+        ],
+    )
+
+
+class AdminPasswordForm(SafeForm):
+    password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired(),
+            Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH),
+        ],
+    )
+    confirm = PasswordField(
+        "New password again",
+        validators=[DataRequired(), EqualTo("password", message="The two passwords differ.")],
+    )
+
+
+class ConfirmForm(SafeForm):
+    """A second step that asks nothing but the click (and carries the CSRF token)."""
