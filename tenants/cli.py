@@ -53,6 +53,7 @@ tenants_cli = AppGroup("tenants", help="Create, list, suspend, resume, delete an
 USER_ERRORS: tuple[type[Exception], ...] = (
     lifecycle.InvalidSignup,
     lifecycle.InvalidTransition,
+    lifecycle.InvalidSuspension,
     lifecycle.SlugTaken,
     lifecycle.TenantNotFound,
     InvalidAdmin,
@@ -197,10 +198,11 @@ def tenants_list(show_all: bool) -> None:
 
 @tenants_cli.command("suspend")
 @click.argument("slug")
+@click.option("--reason", default=None, help="Shown to the tenant's members on its 403 page.")
 @friendly_errors
-def tenants_suspend(slug: str) -> None:
+def tenants_suspend(slug: str, reason: str | None) -> None:
     """Suspend SLUG: its pages answer 403 in every process within a second."""
-    tenant = lifecycle.suspend_tenant(_platform(), slug, actor="cli")
+    tenant = lifecycle.suspend_tenant(_platform(), slug, actor="cli", reason=reason)
     click.echo(f"{tenant.slug} is {tenant.status}.")
 
 

@@ -33,6 +33,7 @@ from tenants.database import create_platform_engine
 from tenants.dispatch.cache import AppCache
 from tenants.dispatch.edge import around_dispatcher
 from tenants.dispatch.logsink import open_sink
+from tenants.dispatch.pages import not_found_page, suspended_page
 from tenants.dispatch.path import PathDispatcher
 from tenants.dispatch.resolver import TenantResolver
 from tenants.dispatch.subdomain import SubdomainDispatcher
@@ -97,7 +98,9 @@ class Platform:
             on_change=self.tenant_changed,
             on_reset=self.registry_reloaded,
         )
-        self.resolve = TenantResolver(self.registry.get, self.apps, self.build_tenant_app)
+        self.resolve = TenantResolver(
+            self.registry.get, self.apps, self.build_tenant_app, suspended=self.suspended_page
+        )
         self.console = create_console_app(self)
         register_commands(self.console)
         self.wsgi_app = self._build_dispatcher()
@@ -106,6 +109,9 @@ class Platform:
         """The dispatcher, inside the middleware every response passes through (edge.py)."""
         settings = self.settings
         dispatcher: WSGIApplication
+        not_found = not_found_page(
+            settings.url_for_platform("/signup"), settings.url_for_platform("/")
+        )
         if settings.tenant_routing == "path":
             dispatcher = PathDispatcher(
                 settings.base_domain,
@@ -114,6 +120,7 @@ class Platform:
                 reserved=RESERVED_SLUGS | route_segments(self.console),
                 public_scheme=settings.url_scheme,
                 public_port=settings.public_port,
+                not_found=not_found,
             )
         else:
             dispatcher = SubdomainDispatcher(
@@ -122,6 +129,7 @@ class Platform:
                 self.resolve,
                 public_scheme=settings.url_scheme,
                 public_port=settings.public_port,
+                not_found=not_found,
             )
         try:
             self.request_log = open_sink(settings.request_log)
@@ -137,6 +145,12 @@ class Platform:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return self.wsgi_app(environ, start_response)
+
+    def suspended_page(self, tenant: TenantRecord) -> WSGIApplication:
+        """A suspended tenant's 403: its name, the admin's reason, and SUPPORT_EMAIL."""
+        return suspended_page(
+            tenant.display_name, tenant.suspension_reason, self.settings.support_email
+        )
 
     # -- tenant apps ----------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from tenants.contract import NewOwner
 from tenants.plans import DEFAULT_PLAN, UnknownPlan, validate_plan
 from tenants.registry import service
 from tenants.registry.models import DEFAULT_DATABASE, Tenant, TenantStatus, utcnow
-from tenants.registry.record import DISPLAY_NAME_SIZE
+from tenants.registry.record import DISPLAY_NAME_SIZE, SUSPENSION_REASON_SIZE
 from tenants.registry.service import SlugTaken, TenantNotFound
 from tenants.registry.slugs import InvalidSlug, validate_slug
 from tenants.validation import MIN_PASSWORD_LENGTH, valid_email
@@ -198,6 +198,7 @@ def _change_status(
     *,
     actor: str,
     allowed_from: tuple[TenantStatus, ...],
+    reason: str | None = None,
 ) -> Tenant:
 
     def change(session: Session) -> Tenant:
@@ -209,7 +210,10 @@ def _change_status(
                 f"Tenant “{tenant.slug}” is {tenant.status}; it cannot become {status}."
             )
         service.set_status(session, tenant, status)
-        service.audit(session, actor, f"tenant.{_VERB[status]}", tenant)
+        # A resumed tenant forgets why it was suspended.
+        tenant.suspension_reason = reason if status == TenantStatus.SUSPENDED else None
+        detail = {"reason": reason} if reason else {}
+        service.audit(session, actor, f"tenant.{_VERB[status]}", tenant, **detail)
         return tenant
 
     tenant = service.write(platform.engine, change)
@@ -233,9 +237,27 @@ class InvalidTransition(ValueError):
     """The tenant's current status does not allow this change."""
 
 
-def suspend_tenant(platform: Platform, slug: str, *, actor: str = "cli") -> Tenant:
+class InvalidSuspension(ValueError):
+    """The suspension's reason is not acceptable (too long)."""
+
+
+def suspend_tenant(
+    platform: Platform, slug: str, *, actor: str = "cli", reason: str | None = None
+) -> Tenant:
+    """Suspend an active tenant; ``reason`` is shown to its members on the 403 page."""
+    reason = " ".join((reason or "").split()) or None  # one line, no runs of spaces
+    if reason is not None and len(reason) > SUSPENSION_REASON_SIZE:
+        raise InvalidSuspension(
+            f"Give a reason of at most {SUSPENSION_REASON_SIZE} characters "
+            f"(this one has {len(reason)})."
+        )
     return _change_status(
-        platform, slug, TenantStatus.SUSPENDED, actor=actor, allowed_from=(TenantStatus.ACTIVE,)
+        platform,
+        slug,
+        TenantStatus.SUSPENDED,
+        actor=actor,
+        allowed_from=(TenantStatus.ACTIVE,),
+        reason=reason,
     )
 
 

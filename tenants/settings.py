@@ -133,6 +133,8 @@ class Settings:
     #: DATABASE_URL is unset: the platform runs on the SQLite files under INSTANCE_PATH that
     #: the development server uses (a deployment always names its database).
     embedded_default: bool = False
+    #: Where people write for help: shown on a suspended workspace's page ("" shows none).
+    support_email: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -167,6 +169,11 @@ class Settings:
                 f"DATABASE_POOLER={pooler!r} is not 'none' or 'transaction'; set 'transaction' "
                 "when DATABASE_URL points at PgBouncer in transaction mode."
             )
+        support_email = (environ.get("SUPPORT_EMAIL") or "").strip()
+        if support_email and not _SUPPORT_EMAIL_RE.match(support_email):
+            raise SettingsError(
+                f"SUPPORT_EMAIL={support_email!r} is not an email address like help@example.com."
+            )
         return cls(
             database_url=_normalize_database_url(database_url),
             base_domain=base_domain,
@@ -196,6 +203,7 @@ class Settings:
             request_log=(environ.get("REQUEST_LOG") or "-").strip(),
             database_pooler=pooler,
             embedded_default=not environ.get("DATABASE_URL"),
+            support_email=support_email,
         )
 
     def hash_password(self, password: str) -> str:
@@ -309,6 +317,8 @@ def _normalize_database_url(url: str) -> str:
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
+
+_SUPPORT_EMAIL_RE = re.compile(r"^[^@\s<>\"]{1,64}@[^@\s<>\"]+\.[^@\s<>\"]+$")
 
 #: Where the development server notes the port it serves on (under INSTANCE_PATH).
 DEVELOPMENT_PORT_FILE = "devserver.port"

@@ -15,6 +15,7 @@ list that fits on one page is counted from the page, without a second query.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from tenants.console.admin_forms import (
     LIVE,
     DeleteForm,
     PlanForm,
+    SuspendForm,
     TenantSearchForm,
 )
 from tenants.console.extensions import platform_of, registry_db
@@ -255,6 +257,7 @@ def _tenant_page(
             audit=audit,
             plan_form=plan_form,
             delete_form=delete_form or DeleteForm(formdata=None),
+            describe_change=describe_change,
             error=error,
         ),
         status,
@@ -290,13 +293,39 @@ def _live_tenant(tenant_id: int) -> Tenant | tuple[str, int]:
     return row
 
 
+def describe_change(detail: dict[str, Any] | None) -> str:
+    """An audit entry's detail as people read it: ``settings: accent #c2410c``, not a dict."""
+    parts = []
+    for key, value in (detail or {}).items():
+        label = key.replace("_", " ")
+        if isinstance(value, dict):
+            inner = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in value.items())
+            parts.append(f"{label}: {inner}")
+        elif isinstance(value, list | tuple):
+            parts.append(f"{label}: {', '.join(str(item) for item in value)}")
+        else:
+            parts.append(f"{label}: {value}")
+    return "; ".join(parts)
+
+
 def _back_to(row: Tenant) -> Response:
     return redirect(url_for("admin.tenant", tenant_id=row.id), code=303)
 
 
-@bp.post("/tenants/<int:tenant_id>/suspend")
+@bp.route("/tenants/<int:tenant_id>/suspend", methods=["GET", "POST"])
 def suspend(tenant_id: int) -> Any:
-    return _change_status(tenant_id, lifecycle.suspend_tenant, "suspended")
+    """GET: the confirmation step (with the reason members will see); POST: suspend."""
+    row = _live_tenant(tenant_id)
+    if not isinstance(row, Tenant):
+        return row
+    form = SuspendForm()
+    if request.method == "GET" or not form.validate():
+        status = 422 if request.method == "POST" else 200
+        return render_template("admin/suspend.html", tenant=row, form=form), status
+    reason = form.reason.data or None
+    return _change_status(
+        tenant_id, functools.partial(lifecycle.suspend_tenant, reason=reason), "suspended"
+    )
 
 
 @bp.post("/tenants/<int:tenant_id>/resume")
@@ -315,6 +344,8 @@ def _change_status(tenant_id: int, change: Callable[..., Tenant], target: str) -
         change(_platform(), row.slug, actor=current_user.email)
     except (lifecycle.InvalidTransition, lifecycle.TenantNotFound) as error:
         return _tenant_page(row, status=409, error=str(error))
+    except lifecycle.InvalidSuspension as error:
+        return _tenant_page(row, status=422, error=str(error))
     if target == "suspended":
         flash(f"Suspended {row.slug}: its pages answer 403 in every process within a second.")
     else:
@@ -357,7 +388,13 @@ def delete(tenant_id: int) -> Any:
             form.confirm.errors = [
                 f"Type “{row.slug}” exactly to delete this tenant; nothing was deleted."
             ]
-        return _tenant_page(row, status=422, error="The tenant was not deleted.", delete_form=form)
+        # The reason up top too: the field that says it is at the bottom of a long page.
+        return _tenant_page(
+            row,
+            status=422,
+            error=f"The tenant was not deleted: {form.confirm.errors[0]}",
+            delete_form=form,
+        )
     try:
         lifecycle.delete_tenant(_platform(), row.slug, actor=current_user.email)
     except (lifecycle.InvalidTransition, lifecycle.TenantNotFound) as error:

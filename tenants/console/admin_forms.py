@@ -10,11 +10,13 @@ from wtforms import (
     SelectChoice,
     SelectField,
     StringField,
+    TextAreaField,
 )
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from tenants.plans import PLANS
 from tenants.registry.models import PlatformAdmin, TenantStatus
+from tenants.registry.record import SUSPENSION_REASON_SIZE
 from tenants.validation import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from tenants.web.forms import SafeForm, column_size
 
@@ -110,3 +112,18 @@ class AdminPasswordForm(SafeForm):
 
 class ConfirmForm(SafeForm):
     """A second step that asks nothing but the click (and carries the CSRF token)."""
+
+
+class SuspendForm(SafeForm):
+    """The suspension's confirmation step: the reason the tenant's members will read."""
+
+    reason = TextAreaField(
+        "Reason (shown to the workspace's members)",
+        filters=[lambda value: " ".join(value.split()) if isinstance(value, str) else value],
+        validators=[
+            Length(
+                max=SUSPENSION_REASON_SIZE,
+                message=f"Give a reason of at most {SUSPENSION_REASON_SIZE} characters.",
+            )
+        ],
+    )

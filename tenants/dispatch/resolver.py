@@ -30,10 +30,13 @@ class TenantResolver:
         lookup: Callable[[str], TenantRecord | None],
         cache: AppCache[Any],
         build: Callable[[TenantRecord], WSGIApplication],
+        suspended: Callable[[TenantRecord], WSGIApplication] = lambda _tenant: SUSPENDED,
     ) -> None:
         self.lookup = lookup
         self.cache = cache
         self.build = build
+        #: The 403 page of a suspended tenant (its name, the reason, whom to contact).
+        self.suspended = suspended
 
     def __call__(self, slug: str) -> WSGIApplication | None:
         try:
@@ -45,5 +48,5 @@ class TenantResolver:
         if tenant.status == TenantStatus.ACTIVE:
             return self.cache.get(tenant.id, tenant.version, lambda: self.build(tenant))
         if tenant.status == TenantStatus.SUSPENDED:
-            return SUSPENDED
+            return self.suspended(tenant)
         return None

@@ -52,11 +52,14 @@ class SubdomainDispatcher:
         *,
         public_scheme: str = "http",
         public_port: str = "",
+        not_found: WSGIApplication = NOT_FOUND,
     ) -> None:
         self.domain = domain.lower().rstrip(".")
         self.platform_app = platform_app
         self.tenant_app = tenant_app
         self.origin = PublicOrigin(public_scheme, public_port)
+        #: The 404 page for a host under the domain that names no workspace.
+        self.not_found = not_found
         self._tenant_suffix = "." + self.domain
 
     def get_application(self, environ: WSGIEnvironment) -> WSGIApplication:
@@ -71,9 +74,9 @@ class SubdomainDispatcher:
         if place is Place.TENANT and slug is not None:
             environ[SLUG_KEY] = slug
             self.origin.apply(environ, slug + self._tenant_suffix)
-            return self.tenant_app(slug) or NOT_FOUND
+            return self.tenant_app(slug) or self.not_found
         environ["HTTP_HOST"] = host
-        return NOT_FOUND
+        return self.not_found
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return self.get_application(environ)(environ, start_response)

@@ -97,6 +97,7 @@ TENANT_COLUMNS = (
     Tenant.version,
     Tenant.storage_revision,
     Tenant.database,
+    Tenant.suspension_reason,
 )
 
 

@@ -29,6 +29,7 @@ from tenants.registry.record import (
     DEFAULT_DATABASE,
     DISPLAY_NAME_SIZE,
     SLUG_HOLDING_STATUSES,
+    SUSPENSION_REASON_SIZE,
     TenantStatus,
 )
 from tenants.sessions import SessionColumns
@@ -91,6 +92,10 @@ class Tenant(RegistryBase):
     )
     #: The tenant storage's Alembic revision, so "who is behind" is one query.
     storage_revision: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: Why an admin suspended the tenant, shown to its members on the 403 page (None: none).
+    suspension_reason: Mapped[str | None] = mapped_column(
+        String(SUSPENSION_REASON_SIZE), default=None
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     #: The id of this row's last entry in the change feed (see RegistryChange): it only

@@ -14,6 +14,8 @@ from typing import Any
 
 #: The size of a tenant's display name (its column, and every form that sets it).
 DISPLAY_NAME_SIZE = 120
+#: The longest suspension reason an admin can give (shown on the tenant's 403 page).
+SUSPENSION_REASON_SIZE = 500
 
 #: The name of the platform's own database (``DATABASE_URL``) among the tenant databases.
 DEFAULT_DATABASE = "default"
@@ -48,6 +50,7 @@ class TenantRecord:
     version: int
     storage_revision: str | None
     database: str = DEFAULT_DATABASE
+    suspension_reason: str | None = None
 
     @property
     def is_active(self) -> bool:
@@ -70,4 +73,5 @@ class TenantRecord:
             version=row.version,
             storage_revision=row.storage_revision,
             database=row.database,
+            suspension_reason=getattr(row, "suspension_reason", None),
         )
