@@ -378,7 +378,9 @@ deadline = time.perf_counter() + seconds
 while time.perf_counter() < deadline:
     slug = f"fleet-{(index * 7919) % tenants:07d}"
     try:
-        lifecycle.update_tenant(platform, slug, actor="benchmark", plan=f"w{worker}-{count}")
+        lifecycle.update_tenant(
+            platform, slug, actor="benchmark", display_name=f"w{worker}-{count}"
+        )
         count += 1
     except Exception as error:
         errors.append(f"{type(error).__name__}: {error}"[:200])
