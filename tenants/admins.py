@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from tenants.registry import service
 from tenants.registry.models import AdminSession, PlatformAdmin
 from tenants.sessions import credential_stamp
-from tenants.validation import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, valid_email
+from tenants.validation import password_problem, valid_email
 
 if TYPE_CHECKING:
     from tenants.kernel import Platform
@@ -44,11 +44,10 @@ def list_admins(platform: Platform) -> list[PlatformAdmin]:
         )
 
 
-def _check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidAdmin(f"Use a password of at least {MIN_PASSWORD_LENGTH} characters.")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise InvalidAdmin(f"Use a password of at most {MAX_PASSWORD_LENGTH} characters.")
+def _check_password(password: str, email: str = "") -> None:
+    problem = password_problem(password, email=email)
+    if problem is not None:
+        raise InvalidAdmin(problem)
 
 
 def create_admin(
@@ -57,7 +56,7 @@ def create_admin(
     email = email.strip()
     if not valid_email(email):
         raise InvalidAdmin(f"“{email}” is not an email address like admin@example.com.")
-    _check_password(password)
+    _check_password(password, email)
     password_hash = platform.settings.hash_password(password)
     with Session(platform.engine, expire_on_commit=False) as session:
         admin = PlatformAdmin(email=email, password_hash=password_hash)
@@ -87,7 +86,7 @@ def set_admin_password(
 ) -> PlatformAdmin:
     """Set ``email``'s password and end their sessions (but ``keep_session``, the one
     the change was made from, if any)."""
-    _check_password(password)
+    _check_password(password, email)
     password_hash = platform.settings.hash_password(password)
 
     def change(session: Session) -> PlatformAdmin:

@@ -18,7 +18,30 @@ import socket
 import sys
 
 DEMO_TENANT = ("acme", "Acme Corporation", "owner@acme.test", "acme-password")
+DEMO_MEMBER = ("member@acme.test", "member-password")
 DEMO_ADMIN = ("admin@platform.test", "admin-password")
+#: What the demo workspace starts with, so a first look shows a workspace in use:
+#: (author email, password, title, body).
+DEMO_NOTES = (
+    (
+        DEMO_TENANT[2],
+        DEMO_TENANT[3],
+        "Welcome to Acme's workspace",
+        "Notes are shared with every member. Owners also manage members and settings.",
+    ),
+    (
+        DEMO_MEMBER[0],
+        DEMO_MEMBER[1],
+        "Launch checklist",
+        "1. Pick the accent colour\n2. Invite the team\n3. Write the first real note",
+    ),
+    (
+        DEMO_TENANT[2],
+        DEMO_TENANT[3],
+        "Links worth keeping",
+        "https://flask.palletsprojects.com/patterns/appdispatch/",
+    ),
+)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -84,6 +107,42 @@ def port_in_use(host: str, port: int) -> str | None:
     return None
 
 
+def seed_demo(platform, tenant_id: int) -> None:  # noqa: ANN001
+    """A second member (the contract's ``add_user``) and a few notes, written through the
+    workspace's own pages as its members would (the platform never imports the product)."""
+    import re
+
+    from sqlalchemy.orm import Session
+    from werkzeug.test import Client
+
+    from tenants.contract import NewUser
+
+    if platform.tenant_app.add_user is not None:
+        engine = platform.storage.engine_for(tenant_id)
+        try:
+            with Session(engine) as session:
+                member = NewUser(
+                    DEMO_MEMBER[0], platform.settings.hash_password(DEMO_MEMBER[1]), "member"
+                )
+                platform.tenant_app.add_user(session, member)
+                session.commit()
+        finally:
+            platform.storage.release(engine)
+    host = {"Host": platform.settings.host_for(DEMO_TENANT[0])}
+    prefix = f"/{DEMO_TENANT[0]}" if platform.settings.tenant_routing == "path" else ""
+    token = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+    for author, password, title, body in DEMO_NOTES:
+        browser = Client(platform)
+        page = browser.get(f"{prefix}/login", headers=host).get_data(as_text=True)
+        data = {"email": author, "password": password, "csrf_token": token.search(page)[1]}
+        if browser.post(f"{prefix}/login", headers=host, data=data).status_code != 302:
+            raise RuntimeError(f"{author} could not log in")
+        page = browser.get(f"{prefix}/notes/new", headers=host).get_data(as_text=True)
+        data = {"title": title, "body": body, "csrf_token": token.search(page)[1]}
+        if browser.post(f"{prefix}/notes/new", headers=host, data=data).status_code != 302:
+            raise RuntimeError(f"the note “{title}” was not saved")
+
+
 def set_up_demo(platform) -> None:  # noqa: ANN001 - avoids importing Platform eagerly
     from sqlalchemy.orm import Session
 
@@ -99,7 +158,13 @@ def set_up_demo(platform) -> None:  # noqa: ANN001 - avoids importing Platform e
         exists = find_live(session, slug) is not None
         admin_exists = find_admin(session, DEMO_ADMIN[0]) is not None
     if not exists:
-        lifecycle.provision_tenant(platform, lifecycle.NewTenant(slug, name, email, password))
+        tenant = lifecycle.provision_tenant(
+            platform, lifecycle.NewTenant(slug, name, email, password)
+        )
+        try:
+            seed_demo(platform, tenant.id)
+        except Exception as error:  # a demo without notes still serves
+            print(f"  (The demo workspace was left empty: {error})", flush=True)
     if not admin_exists:
         create_admin(platform, *DEMO_ADMIN, actor="demo")
     settings = platform.settings
@@ -111,7 +176,8 @@ def set_up_demo(platform) -> None:  # noqa: ANN001 - avoids importing Platform e
         + "\n  Admin:     "
         + settings.url_for_platform("/admin/")
         + f"   ({DEMO_ADMIN[0]} / {DEMO_ADMIN[1]})"
-        + f"\n  Tenant:    {settings.url_for_tenant(slug)}   ({email} / {password})\n",
+        + f"\n  Tenant:    {settings.url_for_tenant(slug)}   ({email} / {password};"
+        + f" member {DEMO_MEMBER[0]} / {DEMO_MEMBER[1]})\n",
         flush=True,
     )
 

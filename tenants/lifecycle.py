@@ -29,7 +29,7 @@ from tenants.registry.models import DEFAULT_DATABASE, Tenant, TenantStatus, utcn
 from tenants.registry.record import DISPLAY_NAME_SIZE, SUSPENSION_REASON_SIZE
 from tenants.registry.service import SlugTaken, TenantNotFound
 from tenants.registry.slugs import InvalidSlug, validate_slug
-from tenants.validation import MIN_PASSWORD_LENGTH, valid_email
+from tenants.validation import MIN_PASSWORD_LENGTH, password_problem, valid_email
 
 if TYPE_CHECKING:
     from tenants.kernel import Platform
@@ -97,10 +97,9 @@ def validate_new_tenant(request: NewTenant) -> NewTenant:
     email = request.owner_email.strip()
     if not valid_email(email):
         raise InvalidSignup("email", "Enter an email address like you@example.com.")
-    if len(request.owner_password) < MIN_PASSWORD_LENGTH:
-        raise InvalidSignup("password", f"Use at least {MIN_PASSWORD_LENGTH} characters.")
-    if len(request.owner_password) > 200:
-        raise InvalidSignup("password", "Use at most 200 characters.")
+    problem = password_problem(request.owner_password, email=email)
+    if problem is not None:
+        raise InvalidSignup("password", problem)
     try:
         plan = validate_plan(request.plan)
     except UnknownPlan as error:
