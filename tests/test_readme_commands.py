@@ -35,6 +35,8 @@ SKIPPED = {
     ".venv/bin/python tests/benchmarks/run.py": "benchmarks take minutes; "
     "tests/test_benchmark_smoke.py runs --quick",
     ".venv/bin/tenants jobs worker": "runs until stopped (tests/test_jobs_workers.py)",
+    ".venv/bin/python -m pytest": "runs the test suite, which this test is part of",
+    "bash scripts/screenshots.sh": "runs the browser tests (tests/e2e), writing docs/screenshots",
 }
 
 _BLOCK = re.compile(r"^[ \t]*```sh\n(.*?)^[ \t]*```", re.MULTILINE | re.DOTALL)
