@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tenants.registry import domains as registry_domains
 from tenants.registry import service
 from tenants.registry.models import SLUG_HOLDING_STATUSES, Tenant, TenantStatus, utcnow
 from tenants.storage.archive import exports_directory
@@ -162,6 +163,8 @@ def purge_due(
 
 
 def mark_purged(session: Session, tenant: Tenant, actor: str, *, reason: str) -> None:
+    # Its custom domains stayed reserved (and unrouted) through the grace period.
+    registry_domains.release_all(session, tenant)
     service.set_status(session, tenant, TenantStatus.PURGED)
     service.audit(session, actor, "tenant.purge", tenant, slug=tenant.slug, reason=reason)
 

@@ -27,12 +27,21 @@ from flask_login import current_user
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
-from tenants.accounts import account, auth, jobs_page, members, settings_page, upkeep
+from tenants.accounts import (
+    account,
+    auth,
+    domains_page,
+    jobs_page,
+    members,
+    settings_page,
+    upkeep,
+)
 from tenants.accounts.extensions import csrf, db, login_manager
 from tenants.accounts.models import Role, UsedLoginToken, User, UserSession
 from tenants.accounts.tokens import make_login_token
 from tenants.appkit.modules import NavLink
 from tenants.contract import NewOwner, NewUser, SignInHandoff, TenantServices
+from tenants.web.colors import readable_accent
 
 __all__ = [
     "EXPORT",
@@ -60,7 +69,7 @@ NAV = (
     NavLink("Settings", "settings.edit", owners_only=True),
     NavLink("Account", "account.index"),
 )
-BLUEPRINTS = (auth.bp, members.bp, account.bp, settings_page.bp, jobs_page.bp)
+BLUEPRINTS = (auth.bp, members.bp, account.bp, settings_page.bp, jobs_page.bp, domains_page.bp)
 #: ``app.extensions`` key of the app's navigation links.
 NAV_LINKS = "tenants.accounts.nav"
 
@@ -88,7 +97,10 @@ def _accounts_context() -> dict[str, Any]:
             "slug": config["TENANT_SLUG"],
             "name": config["TENANT_NAME"],
             "plan": config["TENANT_PLAN"],
-            "accent": config["TENANT_ACCENT"],
+            # The colour the owner chose (the top bar's stripe), and the shade of it that
+            # text and buttons use: WCAG AA contrast whatever was chosen.
+            "brand": config["TENANT_ACCENT"],
+            "accent": readable_accent(config["TENANT_ACCENT"]),
         },
         "is_owner": bool(getattr(current_user, "is_owner", False)),
         "nav_links": current_app.extensions[NAV_LINKS],

@@ -119,3 +119,17 @@ class WorkspaceSettingsForm(SafeForm):
 
 class ExportForm(SafeForm):
     """The owner's "Download all data" button: a CSRF-checked POST, no fields."""
+
+
+class DomainForm(SafeForm):
+    """A custom domain to add; the platform checks the name (``TenantServices.domains``)."""
+
+    domain = StringField(
+        "Domain",
+        filters=[strip_text],
+        validators=[
+            DataRequired("Enter a domain, like notes.example.org."),
+            # Longer than any domain, so a pasted URL reaches the platform's own message.
+            Length(max=300, message="That is too long for a domain name."),
+        ],
+    )

@@ -43,3 +43,13 @@ def purge_deleted(ctx: JobContext) -> dict[str, Any]:
     from tenants.cleanup import purge_due
 
     return {"purged": purge_due(ctx.platform, actor="purge-job")}
+
+
+@platform_job("platform.check_domains", every=timedelta(minutes=1), max_attempts=1)
+def check_domains(ctx: JobContext) -> dict[str, Any]:
+    """Verify pending custom domains and re-check verified ones (``DOMAIN_CHECK_MINUTES``).
+
+    A domain whose TXT record is gone is failing, and disabled after ``DOMAIN_GRACE_HOURS``
+    (``tenants.domains.manager``). Disabled domains wait for their owner's "Check now".
+    """
+    return dict(ctx.platform.domains.check_due())

@@ -99,6 +99,9 @@ TENANT_COLUMNS = (
     Tenant.database,
     Tenant.read_only,
     Tenant.write_lock_until,
+    Tenant.custom_domains,
+    Tenant.primary_domain,
+    Tenant.suspension_reason,
 )
 
 

@@ -4,6 +4,7 @@
     .venv/bin/python tests/benchmarks/run.py --quick    # under a minute, smaller samples
     .venv/bin/python tests/benchmarks/run.py --only dispatch,served --json out.json
     .venv/bin/python tests/benchmarks/run.py --only scale --fleet 1000000   # a million tenants
+    .venv/bin/python tests/benchmarks/run.py --only migrations              # 10,000 tenants
 
 Prints one table (figure, value, goal, met?) and writes it as JSON (default
 tests/benchmarks/results/latest.json). Every figure is the median of repetitions;
@@ -31,6 +32,7 @@ from tests.benchmarks import (  # noqa: E402
     inprocess,
     jobs,
     memory,
+    migrations,
     requestlog,
     scale,
     served,
@@ -100,6 +102,7 @@ SECTIONS: tuple[tuple[str, Callable[[Context], None], tuple[str, ...]], ...] = (
             "fleet.postgres_noop",
         ),
     ),
+    ("migrations", migrations.migrations_at_size, migrations.KEYS),
 )
 
 
@@ -112,7 +115,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--fleet",
         type=int,
         metavar="N",
-        help="registry rows for the scale figures (default 10,000; 2,000 with --quick)",
+        help="registry rows for the scale figures (default 10,000; 2,000 with --quick) and "
+        "for 'tenants migrate' with nothing pending (default: the 10,000 migrated tenants)",
     )
     parser.add_argument(
         "--only",

@@ -7,7 +7,7 @@ lease) make a tenant refuse writes; ``move_state`` records a move between databa
 progress, so that running ``tenants move`` again finishes or undoes it.
 
 Revision ID: 0009_tenant_data_lifecycle
-Revises: 0006_admin_sessions
+Revises: 0008_suspension_reason
 Create Date: 2026-11-30
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_tenant_data_lifecycle"
-down_revision: str | None = "0006_admin_sessions"
+down_revision: str | None = "0008_suspension_reason"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
