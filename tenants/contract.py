@@ -86,6 +86,7 @@ if TYPE_CHECKING:
 
     from tenants.jobs.catalog import JobDefinition
     from tenants.jobs.tenant_api import TenantJobs
+    from tenants.mail import TenantMail
 
 __all__ = [
     "ContractError",
@@ -160,7 +161,7 @@ class TenantServices:
     """What a tenant app may use from the platform, for one tenant.
 
     Handed to ``TenantApp.create_app`` (and to ``sign_in``). Platform services (background
-    jobs; later mail) are typed attributes: an app declares what it uses by reading
+    jobs, mail) are typed attributes: an app declares what it uses by reading
     them, and nothing is looked up by a string key.
     """
 
@@ -211,6 +212,21 @@ class TenantServices:
         if self.open_engine is None:
             raise ContractError("These services have no storage (built without open_engine).")
         return self.open_engine()
+
+    @cached_property
+    def mail(self) -> TenantMail:
+        """This tenant's outgoing mail: ``compose(...)`` a message, ``send(envelope)`` it.
+
+        Sending queues the ``mail.send`` job in this tenant (its retries cover an SMTP
+        outage); the message's sender name is the tenant's display name as it is now.
+        """
+        from tenants.mail import TenantMail
+
+        def queue(message: dict[str, str]) -> object:
+            return self.jobs.enqueue("mail.send", message=message)
+
+        # The services are rebuilt when the tenant changes, so this name is current.
+        return TenantMail(self.tenant.display_name, queue)
 
     @cached_property
     def jobs(self) -> TenantJobs:
