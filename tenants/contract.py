@@ -113,6 +113,8 @@ class NewOwner:
     email: str
     #: Already hashed by the platform (``TenantServices.hash_password``'s method).
     password_hash: str
+    #: The name they gave at signup (may be empty: apps let people set it later).
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,7 @@ class NewUser:
     email: str
     password_hash: str
     role: str
+    name: str = ""
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,12 @@ class NewTenant:
     owner_email: str
     owner_password: str
     plan: str = "free"
+    #: The owner's name as they want the team to see it (optional; the account page sets it).
+    owner_name: str = ""
+
+
+#: The longest person's name signup accepts (the accounts' ``users.name`` column holds it).
+OWNER_NAME_SIZE = 120
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,10 @@ def validate_new_tenant(request: NewTenant) -> NewTenant:
         raise InvalidSignup("password", f"Use at least {MIN_PASSWORD_LENGTH} characters.")
     if len(request.owner_password) > 200:
         raise InvalidSignup("password", "Use at most 200 characters.")
-    return NewTenant(slug, name, email, request.owner_password, request.plan)
+    owner_name = " ".join(request.owner_name.split())
+    if len(owner_name) > OWNER_NAME_SIZE:
+        raise InvalidSignup("owner_name", f"A name has at most {OWNER_NAME_SIZE} characters.")
+    return NewTenant(slug, name, email, request.owner_password, request.plan, owner_name)
 
 
 def provision_tenant(
@@ -136,7 +145,9 @@ def provision_tenant(
     for stale_id in replaced:
         # The dead claim's partial file or schema goes now; `tenants cleanup` retries.
         drop_storage_of(platform, stale_id)
-    owner = NewOwner(email=request.owner_email, password_hash=password_hash)
+    owner = NewOwner(
+        email=request.owner_email, password_hash=password_hash, name=request.owner_name
+    )
     owner_ids: list[int] = []
 
     def add_owner(tenant_session: Session) -> None:

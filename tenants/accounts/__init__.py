@@ -96,13 +96,13 @@ def _accounts_context() -> dict[str, Any]:
 
 def provision(session: Session, owner: NewOwner) -> int:
     """The new tenant's first account: the owner who signed up."""
-    return add_user(session, NewUser(owner.email, owner.password_hash, Role.OWNER))
+    return add_user(session, NewUser(owner.email, owner.password_hash, Role.OWNER, owner.name))
 
 
 def add_user(session: Session, user: NewUser) -> int:
     if user.role not in Role.ALL:
         raise ValueError(f"Role {user.role!r} is not one of {', '.join(Role.ALL)}.")
-    row = User(email=user.email, name="", password_hash=user.password_hash, role=user.role)
+    row = User(email=user.email, name=user.name, password_hash=user.password_hash, role=user.role)
     session.add(row)
     session.flush()
     return row.id

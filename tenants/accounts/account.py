@@ -10,7 +10,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from tenants.accounts.forms import PasswordForm
+from tenants.accounts.extensions import db
+from tenants.accounts.forms import PasswordForm, ProfileForm
 from tenants.accounts.sessions import (
     active_sessions,
     current_row_id,
@@ -41,10 +42,15 @@ def iso(moment: datetime) -> str:
     return _utc(moment).isoformat(timespec="seconds")
 
 
-def render_account(form: PasswordForm, status: int = 200) -> tuple[str, int]:
+def render_account(
+    form: PasswordForm | None = None, status: int = 200, *, profile: ProfileForm | None = None
+) -> tuple[str, int]:
+    if profile is None:
+        profile = ProfileForm(formdata=None, data={"name": current_user.name})
     page = render_template(
         "accounts/account.html",
-        form=form,
+        form=form or PasswordForm(formdata=None),
+        profile=profile,
         sessions=active_sessions(current_user.id),
         this_session=current_row_id(),
         device_label=device_label,
@@ -76,6 +82,20 @@ def index() -> Any:
         )
         return render_account(form, 422)
     return render_account(form, 422 if request.method == "POST" else 200)
+
+
+@bp.post("/profile")
+@login_required
+def profile() -> Any:
+    """Set your name: what Members, greetings and your notes show instead of your email."""
+    form = ProfileForm()
+    if not form.validate_on_submit():
+        return render_account(profile=form, status=422)
+    user = current_user._get_current_object()
+    user.name = form.name.data or ""
+    db.session.commit()
+    flash("Your name is saved." if user.name else "Your name is cleared; your email is shown.")
+    return redirect(url_for("account.index"), code=303)
 
 
 @bp.post("/sessions/<session_id>/end")

@@ -79,6 +79,17 @@ class MemberForm(SafeForm):
     submit = SubmitField("Add member")
 
 
+class ProfileForm(SafeForm):
+    """The name a member is shown by (Members, greetings, notes' authors)."""
+
+    name = StringField(
+        "Your name",
+        filters=[lambda value: " ".join(value.split()) if isinstance(value, str) else value],
+        validators=[Length(max=column_size(User.name), message="Use at most %(max)d characters.")],
+    )
+    submit = SubmitField("Save name")
+
+
 class RoleForm(SafeForm):
     """One member's role, on the members page (one form per row, prefixed by the member id)."""
 

@@ -61,6 +61,7 @@ class SignupForm(SafeForm):
         "Subdomain",
         validators=[DataRequired("Choose a subdomain: it is required."), Length(max=500)],
     )
+    owner_name = StringField("Your name", validators=[Length(max=500)])
     email = EmailField(
         "Your email", validators=[DataRequired("Enter your email address."), Length(max=500)]
     )
@@ -82,6 +83,7 @@ def signup() -> Any:
         display_name=form.name.data or "",
         owner_email=form.email.data or "",
         owner_password=form.password.data or "",
+        owner_name=form.owner_name.data or "",
     )
     try:
         # Checked before the throttle: a mistyped form does not use up an allowance.
