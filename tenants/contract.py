@@ -87,6 +87,7 @@ if TYPE_CHECKING:
     from tenants.jobs.catalog import JobDefinition
     from tenants.jobs.tenant_api import TenantJobs
     from tenants.mail import TenantMail
+    from tenants.registry.directory import TenantDirectory
 
 __all__ = [
     "ContractError",
@@ -193,6 +194,11 @@ class TenantServices:
     write_tenant: Callable[..., TenantRecord] | None = field(default=None, repr=False)
     #: Makes this tenant's job service (called at most once per services object).
     open_jobs: Callable[[], TenantJobs] | None = field(default=None, repr=False)
+    #: Makes this tenant's entries of the platform's member directory (the finder's).
+    open_directory: Callable[[], TenantDirectory] | None = field(default=None, repr=False)
+    #: Links expire after these (``INVITATION_DAYS``, ``PASSWORD_RESET_MINUTES``).
+    invitation_days: int = 7
+    password_reset_minutes: int = 60
 
     @property
     def url_scheme(self) -> str:
@@ -215,6 +221,15 @@ class TenantServices:
         if self.open_engine is None:
             raise ContractError("These services have no storage (built without open_engine).")
         return self.open_engine()
+
+    @cached_property
+    def directory(self) -> TenantDirectory:
+        """The platform's "find my workspaces" index for this tenant: ``add(email)``,
+        ``remove(email)``, ``replace(old, new)``, ``rebuild(emails)``. Keep it current as
+        members join, change address and leave; it stores keyed hashes, never addresses."""
+        if self.open_directory is None:
+            raise ContractError("These services have no member directory.")
+        return self.open_directory()
 
     @cached_property
     def mail(self) -> TenantMail:

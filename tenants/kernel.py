@@ -38,7 +38,8 @@ from tenants.dispatch.resolver import TenantResolver
 from tenants.dispatch.subdomain import SubdomainDispatcher
 from tenants.jobs.runtime import close_runtime, forget_runtime_after_fork, runtime_of
 from tenants.jobs.tenant_api import TenantJobs
-from tenants.keys import derive_tenant_secret
+from tenants.keys import derive_directory_key, derive_tenant_secret
+from tenants.registry.directory import TenantDirectory
 from tenants.registry.lookup import TenantRegistry
 from tenants.registry.models import Tenant
 from tenants.registry.record import TenantRecord, TenantStatus
@@ -176,6 +177,11 @@ class Platform:
             read_tenant=read_tenant,
             write_tenant=write_tenant,
             open_jobs=lambda: TenantJobs(tenant, lambda: runtime_of(self)),
+            open_directory=lambda: TenantDirectory(
+                lambda: self.engine, derive_directory_key(settings.secret_key), tenant.id
+            ),
+            invitation_days=settings.invitation_days,
+            password_reset_minutes=settings.password_reset_minutes,
         )
 
     def build_tenant_app(

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from tenants.cleanup import drop_storage_of, lease_of
 from tenants.contract import NewOwner
-from tenants.registry import service
+from tenants.keys import derive_directory_key
+from tenants.registry import directory, service
 from tenants.registry.models import DEFAULT_DATABASE, Tenant, TenantStatus, utcnow
 from tenants.registry.record import DISPLAY_NAME_SIZE
 from tenants.registry.service import SlugTaken, TenantNotFound
@@ -166,6 +167,14 @@ def provision_tenant(
             row.storage_revision = revision
             service.set_status(session, row, TenantStatus.ACTIVE)
             service.audit(session, actor, "tenant.create", row, slug=row.slug)
+            # The owner is the first entry of the workspace finder's directory (a keyed
+            # hash, never the address): in the same transaction that makes it active.
+            directory.add_member(
+                session,
+                derive_directory_key(platform.settings.secret_key),
+                tenant_id,
+                request.owner_email,
+            )
 
         service.write(platform.engine, activate)
     except BaseException:

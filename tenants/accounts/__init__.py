@@ -27,9 +27,24 @@ from flask_login import current_user
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
-from tenants.accounts import account, auth, jobs_page, members, settings_page, upkeep
+from tenants.accounts import (
+    account,
+    auth,
+    invitations,
+    jobs_page,
+    members,
+    settings_page,
+    upkeep,
+)
 from tenants.accounts.extensions import csrf, db, login_manager
-from tenants.accounts.models import Role, UsedLoginToken, User, UserSession
+from tenants.accounts.models import (
+    Invitation,
+    RecoveryCode,
+    Role,
+    UsedLoginToken,
+    User,
+    UserSession,
+)
 from tenants.accounts.tokens import make_login_token
 from tenants.appkit.modules import NavLink
 from tenants.contract import NewOwner, NewUser, SignInHandoff, TenantServices
@@ -46,7 +61,7 @@ __all__ = [
 ]
 
 #: The accounts' tables, for the product's ``metadata_of(*accounts.MODELS, ...)``.
-MODELS: tuple[type, ...] = (User, UserSession, UsedLoginToken)
+MODELS: tuple[type, ...] = (User, UserSession, UsedLoginToken, Invitation, RecoveryCode)
 #: The accounts' background jobs, for the product's ``TenantApp(jobs=(*accounts.JOBS, ...))``.
 JOBS = (upkeep.purge_spent_login_tokens,)
 #: The accounts' own navigation links (after the product's).
@@ -55,7 +70,14 @@ NAV = (
     NavLink("Settings", "settings.edit", owners_only=True),
     NavLink("Account", "account.index"),
 )
-BLUEPRINTS = (auth.bp, members.bp, account.bp, settings_page.bp, jobs_page.bp)
+BLUEPRINTS = (
+    auth.bp,
+    members.bp,
+    invitations.bp,
+    account.bp,
+    settings_page.bp,
+    jobs_page.bp,
+)
 #: ``app.extensions`` key of the app's navigation links.
 NAV_LINKS = "tenants.accounts.nav"
 

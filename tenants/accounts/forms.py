@@ -90,6 +90,61 @@ class ProfileForm(SafeForm):
     submit = SubmitField("Save name")
 
 
+class InviteForm(SafeForm):
+    email = EmailField(
+        "Email",
+        filters=[strip_text],
+        validators=[
+            DataRequired("Enter the email of the person to invite."),
+            EmailAddress(),
+            Length(max=column_size(User.email)),
+        ],
+    )
+    role = SelectField("Role", choices=ROLE_CHOICES, default=Role.MEMBER)
+    submit = SubmitField("Send invitation")
+
+
+class NewPasswordForm(SafeForm):
+    """Choose a password (twice): accepting an invitation, or a reset link."""
+
+    password = _new_password("Password")
+    confirm_password = PasswordField(
+        "Repeat the password",
+        validators=[
+            DataRequired("Repeat the password."),
+            EqualTo("password", message="The two passwords differ; type them again."),
+        ],
+    )
+    submit = SubmitField("Save password")
+
+
+class AcceptInvitationForm(NewPasswordForm):
+    name = StringField(
+        "Your name",
+        filters=[lambda value: " ".join(value.split()) if isinstance(value, str) else value],
+        validators=[
+            DataRequired("Tell the team your name."),
+            Length(max=column_size(User.name), message="Use at most %(max)d characters."),
+        ],
+    )
+    submit = SubmitField("Join the workspace")
+
+
+class EmailOnlyForm(SafeForm):
+    """One address: "Forgot password?", and resending a verification link."""
+
+    email = EmailField(
+        "Email",
+        filters=[strip_text],
+        validators=[
+            DataRequired("Enter your email address."),
+            EmailAddress(),
+            Length(max=column_size(User.email)),
+        ],
+    )
+    submit = SubmitField("Send me a link")
+
+
 class RoleForm(SafeForm):
     """One member's role, on the members page (one form per row, prefixed by the member id)."""
 
