@@ -33,6 +33,7 @@ from tenants.accounts import (
     invitations,
     jobs_page,
     members,
+    recovery,
     settings_page,
     upkeep,
 )
@@ -63,7 +64,7 @@ __all__ = [
 #: The accounts' tables, for the product's ``metadata_of(*accounts.MODELS, ...)``.
 MODELS: tuple[type, ...] = (User, UserSession, UsedLoginToken, Invitation, RecoveryCode)
 #: The accounts' background jobs, for the product's ``TenantApp(jobs=(*accounts.JOBS, ...))``.
-JOBS = (upkeep.purge_spent_login_tokens,)
+JOBS = (upkeep.purge_spent_login_tokens, recovery.send_password_reset)
 #: The accounts' own navigation links (after the product's).
 NAV = (
     NavLink("Members", "members.index"),
@@ -74,6 +75,7 @@ BLUEPRINTS = (
     auth.bp,
     members.bp,
     invitations.bp,
+    recovery.bp,
     account.bp,
     settings_page.bp,
     jobs_page.bp,

@@ -78,7 +78,8 @@ def index() -> Any:
             flash("Your password is changed. Your sessions on other devices are logged out.")
             return redirect(url_for("account.index"))
         form.current_password.errors.append(
-            "That is not your current password. Type it again, or ask an owner to reset it."
+            "That is not your current password. Type it again, or log out and use "
+            "“Forgot password?” on the login page."
         )
         return render_account(form, 422)
     return render_account(form, 422 if request.method == "POST" else 200)

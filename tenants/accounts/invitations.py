@@ -66,6 +66,22 @@ PROBLEMS = {
         "This invitation was already accepted",
         "Log in with the email and password chosen when it was accepted.",
     ),
+    "reset-invalid": (
+        400,
+        "This password reset link is not valid",
+        "It may be incomplete (copy the whole link from the email) or for another "
+        "workspace. Ask for a new one on the login page (Forgot password?).",
+    ),
+    "reset-expired": (
+        410,
+        "This password reset link has expired",
+        "Reset links work for a short time. Ask for a new one on the login page.",
+    ),
+    "reset-used": (
+        410,
+        "This password reset link was already used",
+        "The password changed since the link was sent. Log in, or ask for a new link.",
+    ),
     "member": (
         409,
         "You are already a member",
