@@ -320,6 +320,9 @@ class TenantApp:
     #: Workers run, and periodic ones fan out over, only the jobs listed here (besides the
     #: platform's own and ``JOBS_IMPORTS``): a job of another product never runs here.
     jobs: Sequence[JobDefinition] = ()
+    #: Optional: called once after a signup provisioned the tenant (e.g. to queue the new
+    #: owner's email verification). A failure here is logged; the signup still succeeds.
+    after_signup: Callable[[TenantServices, int], None] | None = None
 
     def __post_init__(self) -> None:
         problems = []

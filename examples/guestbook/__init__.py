@@ -52,6 +52,7 @@ app = TenantApp(
     sign_in=accounts.sign_in,
     describe=describe,
     add_user=accounts.add_user,
+    after_signup=accounts.after_signup,
     # The accounts' nightly upkeep (and its Background jobs page) come with accounts.
     jobs=accounts.JOBS,
 )

@@ -36,6 +36,7 @@ from tenants.accounts import (
     recovery,
     settings_page,
     upkeep,
+    verification,
 )
 from tenants.accounts.extensions import csrf, db, login_manager
 from tenants.accounts.models import (
@@ -50,11 +51,15 @@ from tenants.accounts.tokens import make_login_token
 from tenants.appkit.modules import NavLink
 from tenants.contract import NewOwner, NewUser, SignInHandoff, TenantServices
 
+#: ``TenantApp(after_signup=...)``: the new owner's address gets its verification link.
+after_signup = verification.after_signup
+
 __all__ = [
     "JOBS",
     "MODELS",
     "NAV",
     "add_user",
+    "after_signup",
     "describe",
     "init_app",
     "provision",
@@ -64,7 +69,11 @@ __all__ = [
 #: The accounts' tables, for the product's ``metadata_of(*accounts.MODELS, ...)``.
 MODELS: tuple[type, ...] = (User, UserSession, UsedLoginToken, Invitation, RecoveryCode)
 #: The accounts' background jobs, for the product's ``TenantApp(jobs=(*accounts.JOBS, ...))``.
-JOBS = (upkeep.purge_spent_login_tokens, recovery.send_password_reset)
+JOBS = (
+    upkeep.purge_spent_login_tokens,
+    recovery.send_password_reset,
+    verification.send_verification,
+)
 #: The accounts' own navigation links (after the product's).
 NAV = (
     NavLink("Members", "members.index"),
@@ -76,6 +85,7 @@ BLUEPRINTS = (
     members.bp,
     invitations.bp,
     recovery.bp,
+    verification.bp,
     account.bp,
     settings_page.bp,
     jobs_page.bp,

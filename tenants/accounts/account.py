@@ -6,12 +6,23 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from tenants.accounts import mailer
 from tenants.accounts.extensions import db
-from tenants.accounts.forms import PasswordForm, ProfileForm
+from tenants.accounts.forms import EmailChangeForm, PasswordForm, ProfileForm
+from tenants.accounts.members import email_taken
 from tenants.accounts.sessions import (
     active_sessions,
     current_row_id,
@@ -20,6 +31,7 @@ from tenants.accounts.sessions import (
     end_session,
     start_session,
 )
+from tenants.accounts.verification import queue_verification
 from tenants.appkit.flask_app import tenant_services
 from tenants.sessions import device_label
 from tenants.web.passwords import password_matches
@@ -43,7 +55,11 @@ def iso(moment: datetime) -> str:
 
 
 def render_account(
-    form: PasswordForm | None = None, status: int = 200, *, profile: ProfileForm | None = None
+    form: PasswordForm | None = None,
+    status: int = 200,
+    *,
+    profile: ProfileForm | None = None,
+    email_form: EmailChangeForm | None = None,
 ) -> tuple[str, int]:
     if profile is None:
         profile = ProfileForm(formdata=None, data={"name": current_user.name})
@@ -51,6 +67,7 @@ def render_account(
         "accounts/account.html",
         form=form or PasswordForm(formdata=None),
         profile=profile,
+        email_form=email_form or EmailChangeForm(formdata=None),
         sessions=active_sessions(current_user.id),
         this_session=current_row_id(),
         device_label=device_label,
@@ -96,6 +113,43 @@ def profile() -> Any:
     user.name = form.name.data or ""
     db.session.commit()
     flash("Your name is saved." if user.name else "Your name is cleared; your email is shown.")
+    return redirect(url_for("account.index"), code=303)
+
+
+@bp.post("/email")
+@login_required
+def change_email() -> Any:
+    """Ask to change your address: it changes once the link sent to the new one is followed."""
+    form = EmailChangeForm()
+    if not form.validate_on_submit():
+        return render_account(email_form=form, status=422)
+    user = current_user._get_current_object()
+    method = tenant_services().password_hash_method
+    if not password_matches(user.password_hash, form.email_password.data, method=method):
+        form.email_password.errors.append("That is not your password.")
+        return render_account(email_form=form, status=422)
+    new = form.new_email.data
+    if new.lower() == user.email.lower():
+        form.new_email.errors.append("That is your address already.")
+        return render_account(email_form=form, status=422)
+    if email_taken(new):
+        form.new_email.errors.append("Another member of this workspace uses that address.")
+        return render_account(email_form=form, status=409)
+    user.pending_email = new
+    db.session.commit()
+    queue_verification(user.id, new)
+    workspace = current_app.config["TENANT_NAME"]
+    mailer.send(
+        user.email,
+        f"Your email in {workspace} is changing",
+        [
+            f"Someone logged in as you asked to change your address in {workspace} to {new}.",
+            "It changes only once the link sent there is followed. If this was not you, "
+            "change your password now and tell an owner of the workspace.",
+        ],
+        action=("Open your account", mailer.link("/account/")),
+    )
+    flash(f"Follow the link we sent to {new} to finish; until then you keep {user.email}.")
     return redirect(url_for("account.index"), code=303)
 
 

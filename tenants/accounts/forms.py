@@ -145,6 +145,22 @@ class EmailOnlyForm(SafeForm):
     submit = SubmitField("Send me a link")
 
 
+class EmailChangeForm(SafeForm):
+    new_email = EmailField(
+        "New email",
+        filters=[strip_text],
+        validators=[
+            DataRequired("Enter the new address."),
+            EmailAddress(),
+            Length(max=column_size(User.email)),
+        ],
+    )
+    email_password = PasswordField(
+        "Your password", validators=[DataRequired("Enter your password to confirm.")]
+    )
+    submit = SubmitField("Change email")
+
+
 class RoleForm(SafeForm):
     """One member's role, on the members page (one form per row, prefixed by the member id)."""
 

@@ -9,6 +9,7 @@ The token therefore never appears in a URL, so no access log records it.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, render_template
@@ -28,6 +29,7 @@ from tenants.web.forms import SafeForm
 from tenants.web.throttle import Counters, SignupGuard, SignupLimits, wait_phrase
 
 bp = Blueprint("signup", __name__)
+log = logging.getLogger(__name__)
 #: ``app.extensions`` key of the console's signup throttle.
 GUARD = "tenants.signup_guard"
 
@@ -103,7 +105,16 @@ def signup() -> Any:
     if record is None:  # not yet in this process's snapshot: read it now
         platform.registry.refresh(force=True)
         record = platform.registry.get(tenant.slug)
-    handoff = platform.tenant_app.sign_in(platform.services_for(record), tenant.owner_id)
+    services = platform.services_for(record)
+    try:
+        if platform.tenant_app.after_signup is not None:
+            try:
+                platform.tenant_app.after_signup(services, tenant.owner_id)
+            except Exception:  # e.g. the job queue is down: the workspace exists all the same
+                log.exception("after_signup of tenant %s failed", tenant.slug)
+        handoff = platform.tenant_app.sign_in(services, tenant.owner_id)
+    finally:
+        services.close()  # the storage engine after_signup may have opened
     page = render_template(
         "console/handoff.html",
         handoff=handoff,

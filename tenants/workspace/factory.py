@@ -67,5 +67,6 @@ def workspace_app(
         sign_in=accounts.sign_in,
         describe=accounts.describe,
         add_user=accounts.add_user,
+        after_signup=accounts.after_signup,
         jobs=(*accounts.JOBS, *(job for module in modules for job in module.jobs)),
     )
