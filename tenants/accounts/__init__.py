@@ -35,6 +35,7 @@ from tenants.accounts import (
     members,
     recovery,
     settings_page,
+    twofactor,
     upkeep,
     verification,
 )
@@ -86,6 +87,7 @@ BLUEPRINTS = (
     invitations.bp,
     recovery.bp,
     verification.bp,
+    twofactor.bp,
     account.bp,
     settings_page.bp,
     jobs_page.bp,
@@ -107,6 +109,7 @@ def init_app(app: Flask, *, home_endpoint: str, nav: Iterable[NavLink] = ()) -> 
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     app.before_request(settings_page.catch_up_with_own_writes)
+    app.before_request(twofactor.enforce_requirement)
     app.context_processor(_accounts_context)
 
 

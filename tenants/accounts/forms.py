@@ -196,4 +196,5 @@ class WorkspaceSettingsForm(SafeForm):
             Regexp(ACCENT_PATTERN, message="Use a colour like #4f46e5."),
         ],
     )
+    require_2fa = BooleanField("Require two-factor sign-in for every member")
     submit = SubmitField("Save settings")
