@@ -228,7 +228,11 @@ class Settings:
             mail_from=_mail_from(environ.get("MAIL_FROM", "")),
             invitation_days=_int(environ, "INVITATION_DAYS", 7, minimum=1),
             password_reset_minutes=_int(environ, "PASSWORD_RESET_MINUTES", 60, minimum=5),
-            admin_require_2fa=_flag(environ.get("ADMIN_REQUIRE_2FA")),
+            # On in production (no FLASK_DEBUG) unless switched off explicitly.
+            admin_require_2fa=_flag(
+                environ.get("ADMIN_REQUIRE_2FA")
+                or ("0" if _flag(environ.get("FLASK_DEBUG")) else "1")
+            ),
         )
 
     @property

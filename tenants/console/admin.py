@@ -45,6 +45,7 @@ from tenants.console.admin_forms import (
     PlanForm,
     TenantSearchForm,
 )
+from tenants.console.admin_twofactor import init_admin_twofactor
 from tenants.console.extensions import platform_of, registry_db
 from tenants.registry.models import HOLDS_SLUG, SLUG_HOLDING_STATUSES, AuditEntry, Tenant
 
@@ -68,6 +69,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 def init_admin(app: Flask) -> None:
     """Add the admin console (log-in, throttle, pages) to the platform's console ``app``."""
     init_admin_auth(app)
+    init_admin_twofactor(app)
     app.register_blueprint(bp)
     app.register_blueprint(admin_account.bp)
 

@@ -71,6 +71,7 @@ class AdminUser(UserMixin):
     email: str
     #: The token of this login's row in ``admin_sessions``.
     session_token: str
+    has_two_factor: bool = False
 
     def get_id(self) -> str:
         return self.session_token
@@ -94,7 +95,7 @@ def load_admin(token: str) -> AdminUser | None:
     if not row.is_valid(admin.password_hash):
         return None
     touch_later(platform_of().engine, row)
-    return AdminUser(admin.id, admin.email, token)
+    return AdminUser(admin.id, admin.email, token, bool(admin.totp_secret))
 
 
 @admin_login_manager.unauthorized_handler
@@ -121,6 +122,7 @@ def init_admin_auth(app: Flask) -> None:
 
 def start_admin_session(admin: PlatformAdmin, *, remember: bool) -> None:
     """Log ``admin`` in on this device: a new row in ``admin_sessions``, a fresh cookie."""
+    user = AdminUser(admin.id, admin.email, "", bool(admin.totp_secret))
     token, fields = session_fields(
         request, admin.password_hash, remember=remember, lifetimes=current_app.extensions[LIFETIMES]
     )
@@ -134,7 +136,7 @@ def start_admin_session(admin: PlatformAdmin, *, remember: bool) -> None:
     registry_db.session.close()
     session.clear()
     session.permanent = remember
-    login_user(AdminUser(admin.id, admin.email, token))
+    login_user(AdminUser(user.id, user.email, token, user.has_two_factor))
 
 
 def current_row_id() -> str | None:
@@ -193,10 +195,16 @@ def login() -> Any:
     # An unknown email costs a hash check too: the time tells no one who is an admin.
     stored = admin.password_hash if admin is not None else None
     if password_matches(stored, password, method=method) and admin is not None:
-        start_admin_session(admin, remember=bool(form.remember.data))
         target = safe_next(request.args.get("next"))
         if target is None or not target.startswith("/admin/"):
             target = url_for("admin.tenants")
+        if admin.totp_secret:
+            from tenants.console import admin_twofactor
+
+            return admin_twofactor.begin(
+                admin, remember=bool(form.remember.data), target=target, account=account
+            )
+        start_admin_session(admin, remember=bool(form.remember.data))
         response = redirect(target, code=303)
         devices.remember(
             request,
