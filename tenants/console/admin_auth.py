@@ -9,6 +9,7 @@ platform's rate-limit storage under the console's own keys), with the console's 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -33,6 +34,7 @@ from tenants.console.admin_forms import AdminLoginForm
 from tenants.console.extensions import platform_of, registry_db
 from tenants.registry.models import AdminSession, PlatformAdmin
 from tenants.sessions import SessionLifetimes, row_id, session_fields, touch_later, utcnow
+from tenants.web.links import fingerprint
 from tenants.web.passwords import password_matches
 from tenants.web.redirects import safe_next
 from tenants.web.throttle import (
@@ -171,6 +173,27 @@ def render_refusal(refusal: Refusal) -> tuple[str, int, dict[str, str]]:
     return page, 429, {"Retry-After": str(refusal.retry_after)}
 
 
+#: Session key of a login waiting for its second factor (``admin_twofactor``), and how
+#: long the code may take after the password.
+PENDING = "admin_2fa.pending"
+PENDING_SECONDS = 300
+
+
+def begin_second_factor(
+    admin: PlatformAdmin, *, remember: bool, target: str, account: str
+) -> Response:
+    """The admin's password was right and a second factor is set up: ask for the code."""
+    session[PENDING] = {
+        "admin": admin.id,
+        "fp": fingerprint(admin.password_hash),
+        "remember": remember,
+        "target": target,
+        "account": account,
+        "at": int(time.time()),
+    }
+    return redirect(url_for("admin_2fa.challenge"), code=303)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     if current_user.is_authenticated:
@@ -199,9 +222,7 @@ def login() -> Any:
         if target is None or not target.startswith("/admin/"):
             target = url_for("admin.tenants")
         if admin.totp_secret:
-            from tenants.console import admin_twofactor
-
-            return admin_twofactor.begin(
+            return begin_second_factor(
                 admin, remember=bool(form.remember.data), target=target, account=account
             )
         start_admin_session(admin, remember=bool(form.remember.data))

@@ -28,7 +28,13 @@ from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from tenants.console.admin_auth import GUARD, render_refusal, start_admin_session
+from tenants.console.admin_auth import (
+    GUARD,
+    PENDING,
+    PENDING_SECONDS,
+    render_refusal,
+    start_admin_session,
+)
 from tenants.console.extensions import platform_of, registry_db
 from tenants.registry import service
 from tenants.registry.models import PlatformAdmin
@@ -40,9 +46,7 @@ from tenants.web.throttle import KnownDevices, LoginGuard
 
 bp = Blueprint("admin_2fa", __name__, url_prefix="/admin")
 
-PENDING = "admin_2fa.pending"
 SETUP_SECRET = "admin_2fa.setup_secret"
-PENDING_SECONDS = 300
 
 
 class AdminCodeForm(SafeForm):
@@ -60,19 +64,6 @@ class AdminDisableForm(SafeForm):
 
 def required() -> bool:
     return platform_of().settings.admin_require_2fa
-
-
-def begin(admin: PlatformAdmin, *, remember: bool, target: str, account: str) -> Response:
-    """The admin's password was right and a second factor is set up: ask for the code."""
-    session[PENDING] = {
-        "admin": admin.id,
-        "fp": fingerprint(admin.password_hash),
-        "remember": remember,
-        "target": target,
-        "account": account,
-        "at": int(time.time()),
-    }
-    return redirect(url_for("admin_2fa.challenge"), code=303)
 
 
 def accept_code(admin: PlatformAdmin, code: str) -> str | None:
