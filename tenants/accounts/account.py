@@ -23,6 +23,7 @@ from tenants.accounts import mailer
 from tenants.accounts.extensions import db
 from tenants.accounts.forms import EmailChangeForm, PasswordForm, ProfileForm
 from tenants.accounts.members import email_taken
+from tenants.accounts.selfservice import transfer_candidates
 from tenants.accounts.sessions import (
     active_sessions,
     current_row_id,
@@ -68,6 +69,7 @@ def render_account(
         form=form or PasswordForm(formdata=None),
         profile=profile,
         email_form=email_form or EmailChangeForm(formdata=None),
+        transfer_candidates=transfer_candidates(current_user) if current_user.is_owner else [],
         sessions=active_sessions(current_user.id),
         this_session=current_row_id(),
         device_label=device_label,
