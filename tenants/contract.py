@@ -323,6 +323,9 @@ class TenantApp:
     #: Optional: called once after a signup provisioned the tenant (e.g. to queue the new
     #: owner's email verification). A failure here is logged; the signup still succeeds.
     after_signup: Callable[[TenantServices, int], None] | None = None
+    #: Optional: every member's email in a tenant's storage, for the platform's workspace
+    #: finder (``tenants directory-rebuild`` fills its directory from it).
+    member_emails: Callable[[Connection], Iterable[str]] | None = None
 
     def __post_init__(self) -> None:
         problems = []

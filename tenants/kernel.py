@@ -238,6 +238,27 @@ class Platform:
         finally:
             self.storage.release(engine)
 
+    def rebuild_directory(self, tenant: Tenant) -> int | None:
+        """Make the finder's directory entries of ``tenant`` its members now; how many.
+
+        None when the tenant app does not list its members (``TenantApp.member_emails``)
+        or the tenant has no storage.
+        """
+        has_storage = tenant.status in (TenantStatus.ACTIVE, TenantStatus.SUSPENDED)
+        list_members = self.tenant_app.member_emails
+        if list_members is None or not has_storage or not self.storage.exists(tenant.id):
+            return None
+        engine = self.storage.engine_for(tenant.id)
+        try:
+            with engine.connect() as connection:
+                emails = list(list_members(connection))
+        finally:
+            self.storage.release(engine)
+        directory = TenantDirectory(
+            lambda: self.engine, derive_directory_key(self.settings.secret_key), tenant.id
+        )
+        return directory.rebuild(emails)
+
     def close(self) -> None:
         """Release every cached app, the job runtime and the engines (tests, shutdown)."""
         self.registry.close()

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from werkzeug.test import Client
 
 from tenants.admins import create_admin
+from tenants.keys import derive_directory_key
+from tenants.registry.directory import tenants_of
 from tenants.registry.models import AuditEntry, MemberDirectoryEntry
 from tenants.testing import PASSWORD
 from tests.accounts_support import open_link
@@ -135,3 +137,19 @@ def test_a_platform_admin_resets_the_password_by_mail(
     assert inbox.to("stranger@example.com") == []
     # A tenant's key opens nothing here: a forged link is refused.
     assert open_link(Client(platform), url[:-4] + "abcd").status_code == 400
+
+
+def test_directory_rebuild_refills_the_finder_from_each_tenants_members(
+    platform, create_tenant
+) -> None:
+    create_tenant("acme", email="pat@example.org")
+    create_tenant("globex", email="sam@example.org")
+    with Session(platform.engine) as session, session.begin():
+        session.execute(sa.delete(MemberDirectoryEntry))
+    result = platform.console.test_cli_runner().invoke(args=["tenants", "directory-rebuild"])
+    assert result.exit_code == 0, result.output
+    assert "Directory rebuilt for 2 tenant(s), 2 address(es)." in result.output
+    with Session(platform.engine) as session:
+        key = derive_directory_key(platform.settings.secret_key)
+        assert [t.slug for t in tenants_of(session, key, "pat@example.org")] == ["acme"]
+        assert [t.slug for t in tenants_of(session, key, "sam@example.org")] == ["globex"]

@@ -53,6 +53,7 @@ app = TenantApp(
     describe=describe,
     add_user=accounts.add_user,
     after_signup=accounts.after_signup,
+    member_emails=accounts.member_emails,
     # The accounts' nightly upkeep (and its Background jobs page) come with accounts.
     jobs=accounts.JOBS,
 )

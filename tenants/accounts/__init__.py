@@ -64,6 +64,7 @@ __all__ = [
     "after_signup",
     "describe",
     "init_app",
+    "member_emails",
     "provision",
     "sign_in",
 ]
@@ -151,6 +152,11 @@ def sign_in(services: TenantServices, owner_id: int) -> SignInHandoff:
     """Hand the new owner over: a signed, single-use token posted to ``/login/handoff``."""
     token = make_login_token(services.secret_key, services.tenant.id, owner_id)
     return SignInHandoff(url=services.url_for(auth.HANDOFF_PATH), fields={"token": token})
+
+
+def member_emails(connection: Connection) -> list[str]:
+    """Every member's address (the platform's finder directory is rebuilt from these)."""
+    return list(connection.execute(select(User.email)).scalars())
 
 
 def describe(connection: Connection) -> Mapping[str, object]:

@@ -68,5 +68,6 @@ def workspace_app(
         describe=accounts.describe,
         add_user=accounts.add_user,
         after_signup=accounts.after_signup,
+        member_emails=accounts.member_emails,
         jobs=(*accounts.JOBS, *(job for module in modules for job in module.jobs)),
     )
