@@ -15,11 +15,14 @@ declared here:
 - ``describe(connection)`` gives the facts the admin console may show about a tenant;
 - ``jobs`` (optional) lists the background jobs the app declares (``tenants.jobs``):
   the platform's workers run and schedule these, and only these, in its tenants.
+- ``after_signup`` (optional) runs once after a signup made the tenant;
+  ``member_emails`` (optional) lists its members' addresses for the workspace finder.
 
 A tenant app gets what it may use from the platform in one typed object,
 :class:`TenantServices`: its tenant record, its storage engine, its secret key, the
-settings it needs and its background jobs (``services.jobs``). Usage (a complete tenant
-app; ``examples/guestbook`` is a fuller one)::
+settings it needs, its background jobs (``services.jobs``), its outgoing mail
+(``services.mail``) and its entries in the workspace finder (``services.directory``).
+Usage (a complete tenant app; ``examples/guestbook`` is a fuller one)::
 
     from pathlib import Path
 
