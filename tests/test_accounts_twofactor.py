@@ -23,7 +23,10 @@ def enrol(client) -> tuple[pyotp.TOTP, list[str]]:
     """Set up two-factor sign-in for the logged-in ``client``; the app and the codes."""
     page = client.get("/account/2fa/setup", headers=HOST)
     assert page.status_code == 200
-    secret = _SECRET.search(page.get_data(as_text=True)).group(1).replace(" ", "")
+    text = page.get_data(as_text=True)
+    secret = _SECRET.search(text).group(1).replace(" ", "")
+    assert '<svg xmlns="http://www.w3.org/2000/svg"' in text  # the QR code, inline
+    assert f"secret={secret}" in text  # the otpauth:// link
     totp = pyotp.TOTP(secret)
     wrong = client.post(
         "/account/2fa/setup",

@@ -214,12 +214,13 @@ def setup() -> Any:
         status = 422
     elif request.method == "POST":
         status = 422
-    issuer = current_app.config["TENANT_NAME"]
+    uri = otp.provisioning_uri(secret, user.email, current_app.config["TENANT_NAME"])
     page = render_template(
         "accounts/twofactor_setup.html",
         form=form,
         secret=otp.grouped(secret),
-        uri=otp.provisioning_uri(secret, user.email, issuer),
+        uri=uri,
+        qr=otp.qr_svg(uri),
         required=required_here(),
     )
     return page, status, {"Cache-Control": "no-store"}

@@ -163,11 +163,13 @@ def setup() -> Any:
         status = 422
     email = admin.email
     registry_db.session.close()
+    uri = otp.provisioning_uri(secret, email, platform_of().settings.base_domain)
     page = render_template(
         "admin/twofactor_setup.html",
         form=form,
         secret=otp.grouped(secret),
-        uri=otp.provisioning_uri(secret, email, platform_of().settings.base_domain),
+        uri=uri,
+        qr=otp.qr_svg(uri),
         required=required(),
     )
     return page, status
