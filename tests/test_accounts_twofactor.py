@@ -113,6 +113,22 @@ def test_a_recovery_code_logs_in_once(platform, create_tenant) -> None:
     login(again, ACME, "owner@acme.test")
     assert second_step(again, codes[3]).status_code == 401
 
+    # A new list: the old codes stop working, the new ones work.
+    fresh = owner.post(
+        "/account/2fa/recovery-codes",
+        headers=HOST,
+        data={
+            "csrf_token": csrf_token(owner.get("/account/", headers=HOST)),
+            "disable_password": PASSWORD,
+        },
+    )
+    new_codes = _CODES.findall(fresh.get_data(as_text=True))
+    assert len(new_codes) == 10 and not set(new_codes) & set(codes)
+    old = Client(platform)
+    login(old, ACME, "owner@acme.test")
+    assert second_step(old, codes[4]).status_code == 401
+    assert second_step(old, new_codes[0]).status_code == 303
+
 
 def test_wrong_codes_count_against_the_login_throttle(platform, create_tenant) -> None:
     create_tenant("acme")

@@ -146,8 +146,8 @@ def challenge() -> Any:
             if used == "recovery":
                 left = _unused_codes(user.id)
                 flash(
-                    f"You used a recovery code; {left} left. Set up a new list on your "
-                    "Account page if you lost your authenticator."
+                    f"You used a recovery code; {left} left. Your Account page makes a "
+                    "new list (and turns the old one off)."
                 )
             response = redirect(pending.get("target") or url_for("auth.login"), code=303)
             throttle.remember_device(response, account)
@@ -246,6 +246,27 @@ def disable() -> Any:
     db.session.commit()
     flash("Two-factor sign-in is off: your password alone logs you in.")
     return redirect(url_for("account.index"), code=303)
+
+
+@bp.post("/account/2fa/recovery-codes")
+@login_required
+def new_recovery_codes() -> Any:
+    """A new list of recovery codes (the old ones stop working), confirmed by the password."""
+    user = current_user._get_current_object()
+    form = DisableForm()
+    method = tenant_services().password_hash_method
+    typed = form.disable_password.data or ""
+    if (
+        not user.has_two_factor
+        or not form.validate_on_submit()
+        or not password_matches(user.password_hash, typed, method=method)
+    ):
+        flash("Your recovery codes stay as they were: that is not your password.")
+        return redirect(url_for("account.index"), code=303)
+    codes = _store_recovery_codes(user)
+    db.session.commit()
+    page = render_template("accounts/twofactor_codes.html", codes=codes)
+    return page, 200, {"Cache-Control": "no-store"}
 
 
 #: Endpoints a member who must set up two-factor sign-in may still reach.
