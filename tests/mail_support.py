@@ -87,6 +87,7 @@ class SmtpServer:
         self.inbox = Inbox()
         self.port = free_port()
         self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self.running = False
 
     @property
     def url(self) -> str:
@@ -94,9 +95,13 @@ class SmtpServer:
 
     def start(self) -> None:
         self.controller.start()
+        self.running = True
 
     def stop(self) -> None:
-        self.controller.stop()
+        """Stop listening (a test may do it early, to make the server unreachable)."""
+        if self.running:
+            self.controller.stop()
+            self.running = False
 
 
 @pytest.fixture

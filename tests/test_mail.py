@@ -108,6 +108,30 @@ def test_a_refusing_smtp_server_leaves_the_message_queued_for_a_retry(
     assert inbox.to("late@example.org") == []
 
 
+def test_an_unreachable_smtp_server_leaves_the_message_queued_for_a_retry(
+    platform: Platform,
+    create_tenant: Create,
+    jobs: JobRuntime,  # noqa: F811
+    smtp_server,  # noqa: F811
+) -> None:
+    create_tenant("acme")
+    services = platform.services_for(platform.registry.get("acme"))
+    smtp_server.stop()  # nothing listens on MAIL_URL's port now: connection refused
+    handle = services.mail.send(
+        services.mail.compose(to="late@example.org", subject="Later", paragraphs=["Soon."])
+    )
+    with running_worker(jobs):
+        row = wait_for(
+            lambda: (
+                (r := jobs.store.get(handle.id)) is not None
+                and r.attempts >= 1
+                and r.state == "queued"
+                and r
+            )
+        )
+    assert row.attempts < row.max_attempts and "Connection refused" in (row.last_error or "")
+
+
 @pytest.mark.slow
 def test_a_message_refused_once_arrives_after_the_retry(
     platform: Platform,
