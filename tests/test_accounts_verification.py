@@ -29,7 +29,7 @@ from tests.mail_support import (  # noqa: F401
 from tests.test_signup import signup
 
 ACME = {"Host": "acme.example.com"}
-BANNER = "Confirm your email: we sent a link to"
+BANNER = "Confirm your email, <strong>"
 
 
 def finder(platform, email: str) -> list[str]:
