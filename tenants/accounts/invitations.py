@@ -165,7 +165,7 @@ def must_verify_first() -> tuple[str, int] | None:
         code=403,
         title="Verify your email first",
         message="Before you invite others, confirm your own address: open the link we sent "
-        f"to {current_user.email} (your Account page sends a new one).",
+        f"to {current_user.email} (the banner at the top of each page sends a new one).",
     )
     return page, 403
 
