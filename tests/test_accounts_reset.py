@@ -162,3 +162,15 @@ def test_members_cannot_send_reset_links(platform, tenant_client) -> None:
     member = tenant_client("acme", role="member")
     token = csrf_token(member.get("/members/"))
     assert member.post("/members/1/send-reset", data={"csrf_token": token}).status_code == 403
+
+
+def test_a_workspace_reset_link_opens_nothing_in_the_admin_console(
+    platform, create_tenant, mail_worker, inbox: Inbox
+) -> None:
+    create_tenant("acme")
+    forgot(Client(platform), "owner@acme.test")
+    [url] = links_in(inbox.wait_for("owner@acme.test"))
+    token = url.rsplit("/", 1)[1]
+    refused = Client(platform).get(f"/admin/reset/{token}", headers={"Host": "example.com"})
+    assert refused.status_code == 400
+    assert "This reset link is not valid" in refused.get_data(as_text=True)
