@@ -87,6 +87,7 @@ from tenants.sessions import SessionLifetimes
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
+    from tenants.domains import TenantDomains
     from tenants.jobs.catalog import JobDefinition
     from tenants.jobs.tenant_api import TenantJobs
     from tenants.mail import TenantMail
@@ -202,6 +203,8 @@ class TenantServices:
     #: Links expire after these (``INVITATION_DAYS``, ``PASSWORD_RESET_MINUTES``).
     invitation_days: int = 7
     password_reset_minutes: int = 60
+    #: Makes this tenant's custom-domain service (called at most once per services object).
+    open_domains: Callable[[], TenantDomains] | None = field(default=None, repr=False)
 
     @property
     def url_scheme(self) -> str:
@@ -259,6 +262,14 @@ class TenantServices:
         if self.open_jobs is None:
             raise ContractError("These services have no job queue (built without open_jobs).")
         return self.open_jobs()
+
+    @cached_property
+    def domains(self) -> TenantDomains:
+        """This tenant's custom domains: ``list()``, ``add(raw, actor=)``, ``check(id, actor=)``,
+        ``remove``, ``set_primary`` (see ``tenants.domains``); bad input raises DomainError."""
+        if self.open_domains is None:
+            raise ContractError("These services have no custom domains (built without them).")
+        return self.open_domains()
 
     def close(self) -> None:
         """Release the engine, if one was made (the platform calls this on eviction)."""

@@ -162,6 +162,21 @@ class Settings:
     password_reset_minutes: int = 60
     #: Platform admins must set up two-factor sign-in before using the console.
     admin_require_2fa: bool = False
+    #: Custom domains: the DNS server verification asks ("host:port"; "" = the system's).
+    dns_resolver: str = ""
+    #: Hours a verified domain whose TXT record is gone keeps being served (then disabled).
+    domain_grace_hours: float = 72.0
+    #: Minutes between two background checks of one domain.
+    domain_check_minutes: float = 10.0
+    #: How many custom domains a tenant of each plan may add ("free=1 *=5"; * = other plans).
+    domains_per_plan: dict[str, int] = field(default_factory=lambda: {"free": 1, "*": 5})
+    #: What custom domains point at (their CNAME target); "" = the base domain.
+    domain_target: str = ""
+    #: DATABASE_URL is unset: the platform runs on the SQLite files under INSTANCE_PATH that
+    #: the development server uses (a deployment always names its database).
+    embedded_default: bool = False
+    #: Where people write for help: shown on a suspended workspace's page ("" shows none).
+    support_email: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -196,6 +211,11 @@ class Settings:
                 f"DATABASE_POOLER={pooler!r} is not 'none' or 'transaction'; set 'transaction' "
                 "when DATABASE_URL points at PgBouncer in transaction mode."
             )
+        support_email = (environ.get("SUPPORT_EMAIL") or "").strip()
+        if support_email and not _SUPPORT_EMAIL_RE.match(support_email):
+            raise SettingsError(
+                f"SUPPORT_EMAIL={support_email!r} is not an email address like help@example.com."
+            )
         return cls(
             database_url=_normalize_database_url(database_url),
             base_domain=base_domain,
@@ -224,6 +244,13 @@ class Settings:
             tenant_app=(environ.get("TENANT_APP") or "tenants.workspace:app").strip(),
             request_log=(environ.get("REQUEST_LOG") or "-").strip(),
             database_pooler=pooler,
+            dns_resolver=_dns_resolver(environ.get("DNS_RESOLVER", "")),
+            domain_grace_hours=_float(environ, "DOMAIN_GRACE_HOURS", 72.0),
+            domain_check_minutes=_float(environ, "DOMAIN_CHECK_MINUTES", 10.0),
+            domains_per_plan=_per_plan(environ.get("DOMAINS_PER_PLAN", "")),
+            domain_target=(environ.get("DOMAIN_TARGET") or "").strip().lower().rstrip("."),
+            embedded_default=not environ.get("DATABASE_URL"),
+            support_email=support_email,
             mail_url=_mail_url(environ.get("MAIL_URL", "")),
             mail_from=_mail_from(environ.get("MAIL_FROM", "")),
             invitation_days=_int(environ, "INVITATION_DAYS", 7, minimum=1),
@@ -239,6 +266,11 @@ class Settings:
     def mail_sender(self) -> str:
         """The From address of every message (``MAIL_FROM``, else no-reply@BASE_DOMAIN)."""
         return self.mail_from or f"no-reply@{self.base_domain}"
+
+    def domain_limit(self, plan: str) -> int:
+        """How many custom domains a tenant on ``plan`` may have."""
+        limits = self.domains_per_plan
+        return limits.get(plan, limits.get("*", 0))
 
     def hash_password(self, password: str) -> str:
         return generate_password_hash(password, method=self.password_hash_method)
@@ -320,6 +352,41 @@ def secret_key_weakness(key: str) -> str | None:
 _DATABASE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
+def _dns_resolver(raw: str) -> str:
+    """``DNS_RESOLVER``: "host" or "host:port" ("[v6]:port" for IPv6), or "" for the system's."""
+    value = raw.strip()
+    if not value:
+        return ""
+    host, port = value, "53"
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else "53"
+    elif value.count(":") == 1:
+        host, port = value.split(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SettingsError(
+            f"DNS_RESOLVER={raw!r} is not host:port; e.g. DNS_RESOLVER=127.0.0.1:53, "
+            "or leave it empty for the system's resolver."
+        )
+    return f"{host}:{port}"
+
+
+def _per_plan(raw: str) -> dict[str, int]:
+    """``DOMAINS_PER_PLAN``: "free=1 pro=5 *=2" (``*``: every other plan)."""
+    if not raw.strip():
+        return {"free": 1, "*": 5}
+    limits: dict[str, int] = {}
+    for item in raw.replace(",", " ").split():
+        plan, sep, count = item.partition("=")
+        if not sep or not plan or not count.isdigit():
+            raise SettingsError(
+                f"DOMAINS_PER_PLAN={raw!r}: {item!r} is not plan=number; "
+                "e.g. DOMAINS_PER_PLAN='free=1 pro=5 *=2'."
+            )
+        limits[plan] = int(count)
+    return limits
+
+
 def _tenant_databases(raw: str, platform_url: str) -> dict[str, str]:
     """Parse ``TENANT_DATABASES`` ("name=url name2=url2", spaces or commas between)."""
     databases: dict[str, str] = {}
@@ -350,6 +417,32 @@ def _normalize_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+_SUPPORT_EMAIL_RE = re.compile(r"^[^@\s<>\"]{1,64}@[^@\s<>\"]+\.[^@\s<>\"]+$")
+
+#: Where the development server notes the port it serves on (under INSTANCE_PATH).
+DEVELOPMENT_PORT_FILE = "devserver.port"
+DEFAULT_DEVELOPMENT_PORT = 5000
+
+
+def record_development_port(instance_path: Path, port: str) -> None:
+    """Note the development server's public port, for the URLs the CLI prints.
+
+    On the development key only the development server can serve the embedded database, so
+    a URL printed by ``tenants create`` must carry its port (``--port``, default 5000).
+    """
+    instance_path.mkdir(parents=True, exist_ok=True)
+    (instance_path / DEVELOPMENT_PORT_FILE).write_text(f"{port}\n", encoding="utf-8")
+
+
+def development_port(instance_path: Path) -> str:
+    """The port the development server last served on (5000 if it never ran here)."""
+    try:
+        port = (instance_path / DEVELOPMENT_PORT_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        return str(DEFAULT_DEVELOPMENT_PORT)
+    return port if port.isdigit() else str(DEFAULT_DEVELOPMENT_PORT)
 
 
 def _load_dotenv() -> None:

@@ -85,7 +85,9 @@ def test_an_invitation_reaches_the_inbox_and_the_invitee_lands_logged_in(
     assert ann is not None and ann.role == "member" and ann.email_verified_at is not None
     # Listed for the owner, no longer pending; the finder's directory knows the address.
     members = owner.get("/members/").get_data(as_text=True)
-    assert "<td>Ann Example</td>" in members and "Pending invitations" not in members
+    assert (
+        '<td data-label="Name">Ann Example</td>' in members and "Pending invitations" not in members
+    )
     with Session(platform.engine) as session:
         key = derive_directory_key(platform.settings.secret_key)
         assert [t.slug for t in tenants_of(session, key, "ANN@example.org")] == ["acme"]

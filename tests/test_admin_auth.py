@@ -110,8 +110,12 @@ def test_every_admin_url_refuses_anonymous_users(platform, client, create_tenant
         f"/admin/tenants/{tenant.id}",
         "/admin/tenants/999",
         "/admin/jobs/",
+        "/admin/migrations/",
         "/admin/account/",
         "/admin/account/2fa",
+        "/admin/admins/",
+        "/admin/admins/1/password",
+        "/admin/admins/1/remove",
     ]
     actions = [
         f"/admin/account/sessions/{session_id}/end",
@@ -124,12 +128,16 @@ def test_every_admin_url_refuses_anonymous_users(platform, client, create_tenant
         f"/admin/jobs/{job}/discard",
         "/admin/logout",
         "/admin/account/2fa/disable",
+        "/admin/admins/",
+        "/admin/admins/1/password",
+        "/admin/admins/1/remove",
     ]
     # Every admin route is in one of the two lists (a new one must be added here).
     rules = {
         re.sub(r"<int:tenant_id>", str(tenant.id), rule.rule)
         .replace("<session_id>", session_id)
         .replace("<job_id>", job)
+        .replace("<int:admin_id>", "1")
         for rule in platform.console.url_map.iter_rules()
         if rule.rule.startswith("/admin")
         # The ways in for someone not logged in: the login, its second step, the reset.

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from tenants.accounts import (
     account,
     auth,
+    domains_page,
     invitations,
     jobs_page,
     members,
@@ -52,6 +53,7 @@ from tenants.accounts.models import (
 from tenants.accounts.tokens import make_login_token
 from tenants.appkit.modules import NavLink
 from tenants.contract import NewOwner, NewUser, SignInHandoff, TenantServices
+from tenants.web.colors import readable_accent
 
 #: ``TenantApp(after_signup=...)``: the new owner's address gets its verification link.
 after_signup = verification.after_signup
@@ -94,6 +96,7 @@ BLUEPRINTS = (
     account.bp,
     settings_page.bp,
     jobs_page.bp,
+    domains_page.bp,
 )
 #: ``app.extensions`` key of the app's navigation links.
 NAV_LINKS = "tenants.accounts.nav"
@@ -123,7 +126,10 @@ def _accounts_context() -> dict[str, Any]:
             "slug": config["TENANT_SLUG"],
             "name": config["TENANT_NAME"],
             "plan": config["TENANT_PLAN"],
-            "accent": config["TENANT_ACCENT"],
+            # The colour the owner chose (the top bar's stripe), and the shade of it that
+            # text and buttons use: WCAG AA contrast whatever was chosen.
+            "brand": config["TENANT_ACCENT"],
+            "accent": readable_accent(config["TENANT_ACCENT"]),
         },
         "is_owner": bool(getattr(current_user, "is_owner", False)),
         "nav_links": current_app.extensions[NAV_LINKS],

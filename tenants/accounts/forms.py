@@ -198,3 +198,17 @@ class WorkspaceSettingsForm(SafeForm):
     )
     require_2fa = BooleanField("Require two-factor sign-in for every member")
     submit = SubmitField("Save settings")
+
+
+class DomainForm(SafeForm):
+    """A custom domain to add; the platform checks the name (``TenantServices.domains``)."""
+
+    domain = StringField(
+        "Domain",
+        filters=[strip_text],
+        validators=[
+            DataRequired("Enter a domain, like notes.example.org."),
+            # Longer than any domain, so a pasted URL reaches the platform's own message.
+            Length(max=300, message="That is too long for a domain name."),
+        ],
+    )

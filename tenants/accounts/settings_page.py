@@ -27,6 +27,7 @@ from flask_login import current_user
 from tenants.accounts.access import owner_required
 from tenants.accounts.forms import WorkspaceSettingsForm
 from tenants.appkit.flask_app import tenant_services
+from tenants.web.colors import readable_accent
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -77,10 +78,26 @@ def edit() -> Any:
         except LookupError:
             abort(404, "This workspace no longer exists.")
         session[SEEN_VERSION] = tenant.version
-        flash("Workspace settings saved.")
+        chosen = form.accent.data.lower()
+        shade = readable_accent(chosen)
+        if shade != chosen:
+            flash(
+                f"Workspace settings saved. {chosen} is too light to read as text on white: "
+                f"buttons and links use {shade}, the nearest shade with 4.5:1 contrast."
+            )
+        else:
+            flash("Workspace settings saved.")
         return redirect(url_for("settings.edit"))
     status = 422 if request.method == "POST" else 200
-    return render_template("accounts/settings.html", form=form), status
+    return render_template("accounts/settings.html", form=form, troubled=_troubled()), status
+
+
+def _troubled() -> list[Any]:
+    """Custom domains whose DNS record is gone (failing, or disabled): the owner is told here."""
+    services = tenant_services()
+    if services.open_domains is None:
+        return []
+    return [view for view in services.domains.list() if view.status in ("failing", "disabled")]
 
 
 def catch_up_with_own_writes() -> Any:
