@@ -211,6 +211,18 @@ def test_the_accept_form_refuses_bad_input_beside_the_fields(
     assert refused.status_code == 422
     text = refused.get_data(as_text=True)
     assert "Tell the team your name." in text and "Use 8 to" in text
+    common = open_link(
+        browser,
+        url,
+        {
+            "csrf_token": csrf_token(page),
+            "name": "Ann",
+            "password": "password123",
+            "confirm_password": "password123",
+        },
+    )
+    assert common.status_code == 422
+    assert "one of the most common passwords" in common.get_data(as_text=True)
     assert user_row(platform, "acme", "ann@example.org") is None
 
 

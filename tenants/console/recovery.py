@@ -21,7 +21,12 @@ from tenants.jobs.mail import ADMIN_RESET, admin_password_reset, find_workspaces
 from tenants.keys import derive_console_secret
 from tenants.registry import service
 from tenants.registry.models import AdminSession, PlatformAdmin
-from tenants.validation import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, valid_email
+from tenants.validation import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    password_problem,
+    valid_email,
+)
 from tenants.web.forms import SafeForm
 from tenants.web.links import PlatformLinkError, fingerprint, read_link
 from tenants.web.throttle import LoginGuard, account_key
@@ -144,7 +149,14 @@ def admin_reset(token: str) -> Any:
         guard.failed("mailed-link", address)
         return _problem("invalid" if admin is None else "used")
     form = NewAdminPasswordForm()
-    if form.validate_on_submit():
+    valid = form.validate_on_submit()
+    if valid:
+        # Length is the form's; common passwords and the address itself are refused too.
+        problem = password_problem(form.password.data or "", email=admin.email)
+        if problem is not None:
+            form.password.errors.append(problem)
+            valid = False
+    if valid:
         admin.password_hash = settings.hash_password(form.password.data or "")
         registry_db.session.execute(delete(AdminSession).where(AdminSession.admin_id == admin.id))
         service.audit(registry_db.session, admin.email, "admin.password_reset", email=admin.email)
