@@ -141,3 +141,20 @@ def test_domain_changes_reach_another_process_within_a_second(
         watcher.kill()
         watcher.wait()
         watcher.stdout.close()
+
+
+def test_a_new_process_indexes_routable_domains_only(make_platform, create_tenant, dns_server):
+    from tenants.registry.keys import domain_hash
+
+    writer = make_platform()
+    acme = create_tenant("acme")
+    verified(writer, dns_server, acme.id, "notes.acme.org", primary=False)
+    writer.domains.add(create_tenant("globex").id, "pending.globex.org", actor="g")
+    reader = make_platform(registry_poll_seconds=3600)
+    reader.registry.refresh(force=True)
+    assert reader.registry.wait_loaded()
+    index = reader.registry._index
+    assert index.might_hold(domain_hash("notes.acme.org")) is True
+    assert index.might_hold(domain_hash("pending.globex.org")) is False
+    assert reader.registry.for_domain("notes.acme.org").slug == "acme"
+    assert reader.registry.for_domain("pending.globex.org") is None
