@@ -31,8 +31,15 @@ export REQUIRE_POSTGRES=1
 .venv/bin/ruff format --check .
 # The layers (pyproject.toml [tool.importlinter]): no tenant app in the kernel, no cycles.
 .venv/bin/lint-imports
-.venv/bin/python -m pytest "$@"
-# Once more with asserts stripped, as `python -O` runs in production: nothing may rely on them.
-if [ $# -eq 0 ]; then
-  .venv/bin/python -O -m pytest -q -p no:cacheprovider
+if [ $# -gt 0 ]; then
+  # Arguments: run just what was asked, e.g. `bash scripts/test.sh tests/test_dispatch.py`.
+  exec .venv/bin/python -m pytest "$@"
 fi
+# The fast tests on two processes (pytest-xdist; each process makes its own PostgreSQL
+# database), then once more with asserts stripped, as `python -O` runs in production:
+# nothing may rely on them.
+.venv/bin/python -m pytest -m "not slow" -n 2
+.venv/bin/python -O -m pytest -q -p no:cacheprovider -m "not slow" -n 2
+# The slow tests (real gunicorn, PgBouncer, Chromium, the benchmark's smoke run) once, one
+# at a time: they measure and load the machine themselves.
+.venv/bin/python -m pytest -m slow

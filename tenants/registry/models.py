@@ -41,6 +41,8 @@ __all__ = [
     "HOLDS_SLUG",
     "SLUG_HOLDING_STATUSES",
     "AuditEntry",
+    "MigrationRun",
+    "MigrationRunTenant",
     "PlatformAdmin",
     "RegistryBase",
     "RegistryChange",
@@ -81,6 +83,9 @@ class Tenant(RegistryBase):
         ),
         # The admin list filters by status and pages by id (keyset), newest first.
         Index("ix_tenants_status_id", "status", "id"),
+        # "Who is behind the head revision" (tenants migrate's fast path, the admin's
+        # migrations page) is an index-only count, not a scan of every row.
+        Index("ix_tenants_status_revision", "status", "storage_revision"),
         # Substring search on slug and name (pg_trgm GIN indexes) are created by the
         # migration on PostgreSQL only, as is the generated ``key_hash`` column with its
         # index (see tenants.registry.keyindex): neither exists on SQLite.
@@ -234,3 +239,58 @@ class AuditEntry(RegistryBase):
     action: Mapped[str] = mapped_column(String(60))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MigrationRun(RegistryBase):
+    """One ``tenants migrate`` run over the fleet: the head of the migration ledger.
+
+    A run that is ``running`` or ``stopped`` (a canary, ``--fail-fast``, or a process
+    killed half-way) is unfinished: the next ``tenants migrate`` for the same target
+    revision continues it instead of starting over (see :mod:`tenants.fleet`).
+    """
+
+    __tablename__ = "migration_runs"
+    __table_args__ = (Index("ix_migration_runs_state", "state", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The tenant history's head when the run began: what every tenant is brought to.
+    target_revision: Mapped[str] = mapped_column(String(64))
+    #: running | stopped | finished | failed | abandoned (see tenants.fleet.RunState).
+    state: Mapped[str] = mapped_column(String(20))
+    #: keep-going | fail-fast
+    mode: Mapped[str] = mapped_column(String(20))
+    #: fleet (every tenant behind the head; resumed by the next plain run) | named
+    scope: Mapped[str] = mapped_column(String(20), default="fleet")
+    jobs: Mapped[int] = mapped_column(Integer)
+    #: How many tenants the run was asked to migrate (its ledger rows).
+    total: Mapped[int] = mapped_column(Integer)
+    #: Who started it ("cli").
+    actor: Mapped[str] = mapped_column(String(60), default="cli")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class MigrationRunTenant(RegistryBase):
+    """One tenant of a migration run: from/to revision, state, error, duration."""
+
+    __tablename__ = "migration_run_tenants"
+    __table_args__ = (
+        Index("ix_migration_run_tenants_state", "run_id", "state"),
+        Index("ix_migration_run_tenants_tenant", "tenant_id", "run_id"),
+    )
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("migration_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(63))
+    database: Mapped[str] = mapped_column(String(40), default=DEFAULT_DATABASE)
+    #: pending | done | failed | busy (another run held the tenant's lock)
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    from_revision: Mapped[str | None] = mapped_column(String(64), default=None)
+    to_revision: Mapped[str | None] = mapped_column(String(64), default=None)
+    error: Mapped[str | None] = mapped_column(String(500), default=None)
+    duration_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
