@@ -19,10 +19,17 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from tenants import cleanup, lifecycle
-from tenants.admins import InvalidAdmin, create_admin
+from tenants.admins import (
+    InvalidAdmin,
+    create_admin,
+    list_admins,
+    remove_admin,
+    set_admin_password,
+)
 from tenants.console.extensions import platform_of
 from tenants.fleet import ledger, runner, worker
 from tenants.jobs.cli import jobs_cli  # also puts the job tables in RegistryBase.metadata
+from tenants.plans import DEFAULT_PLAN, PLAN_NAMES, UnknownPlan
 from tenants.registry.models import (
     SLUG_HOLDING_STATUSES,
     RegistryBase,
@@ -44,10 +51,12 @@ tenants_cli = AppGroup("tenants", help="Create, list, suspend, resume, delete an
 USER_ERRORS: tuple[type[Exception], ...] = (
     lifecycle.InvalidSignup,
     lifecycle.InvalidTransition,
+    lifecycle.InvalidSuspension,
     lifecycle.SlugTaken,
     lifecycle.TenantNotFound,
     InvalidAdmin,
     InvalidRevision,
+    UnknownPlan,
 )
 
 
@@ -68,7 +77,7 @@ def friendly_errors(command: F) -> F:
             reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
             raise click.ClickException(
                 f"The platform database cannot be used ({reason}). Check DATABASE_URL, and run "
-                "'flask --app tenants.wsgi db upgrade' if it was never set up."
+                "'tenants db upgrade' if it was never set up."
             ) from None
 
     return wrapper  # type: ignore[return-value]
@@ -107,7 +116,7 @@ def db_revision(message: str, autogenerate: bool, rev_id: str | None) -> None:
         autogenerate=autogenerate,
         rev_id=rev_id,
     )
-    click.echo(f"Created {made.path}; review it, then run 'flask --app tenants.wsgi db upgrade'.")
+    click.echo(f"Created {made.path}; review it, then run 'tenants db upgrade'.")
     _warn_unchecked(made.unchecked_indexes)
 
 
@@ -125,7 +134,9 @@ def _warn_unchecked(indexes: Sequence[str]) -> None:
 @click.option("--name", required=True, help="Display name of the workspace.")
 @click.option("--owner-email", required=True, help="Email of the owner account.")
 @click.option("--owner-password", required=True, help="Password of the owner account.")
-@click.option("--plan", default="free", show_default=True)
+@click.option(
+    "--plan", default=DEFAULT_PLAN, show_default=True, help=f"One of: {', '.join(PLAN_NAMES)}."
+)
 @friendly_errors
 def tenants_create(slug: str, name: str, owner_email: str, owner_password: str, plan: str) -> None:
     """Create tenant SLUG: registry row, storage, migrations and owner."""
@@ -153,10 +164,7 @@ def tenants_revision(message: str, autogenerate: bool, rev_id: str | None) -> No
         autogenerate=autogenerate,
         rev_id=rev_id,
     )
-    click.echo(
-        f"Created {made.path} for {tenant_app.name}; review it, then run "
-        "'flask --app tenants.wsgi tenants migrate'."
-    )
+    click.echo(f"Created {made.path} for {tenant_app.name}; review it, then run 'tenants migrate'.")
     _warn_unchecked(made.unchecked_indexes)
 
 
@@ -172,7 +180,7 @@ def tenants_list(show_all: bool) -> None:
     with Session(platform.engine) as session:
         tenants = session.execute(query).scalars().all()
     if not tenants:
-        click.echo("No tenants yet: 'flask --app tenants.wsgi tenants create SLUG ...' adds one.")
+        click.echo("No tenants yet: 'tenants create SLUG ...' adds one.")
         return
     # The database column only where tenants can live on more than one.
     several = bool(platform.settings.tenant_databases)
@@ -188,10 +196,11 @@ def tenants_list(show_all: bool) -> None:
 
 @tenants_cli.command("suspend")
 @click.argument("slug")
+@click.option("--reason", default=None, help="Shown to the tenant's members on its 403 page.")
 @friendly_errors
-def tenants_suspend(slug: str) -> None:
+def tenants_suspend(slug: str, reason: str | None) -> None:
     """Suspend SLUG: its pages answer 403 in every process within a second."""
-    tenant = lifecycle.suspend_tenant(_platform(), slug, actor="cli")
+    tenant = lifecycle.suspend_tenant(_platform(), slug, actor="cli", reason=reason)
     click.echo(f"{tenant.slug} is {tenant.status}.")
 
 
@@ -224,8 +233,48 @@ def tenants_delete(slug: str, yes: bool) -> None:
 @friendly_errors
 def admin_create(email: str, password: str) -> None:
     """Create platform admin EMAIL."""
-    admin = create_admin(_platform(), email, password)
+    admin = create_admin(_platform(), email, password, actor="cli")
     click.echo(f"Created admin {admin.email}: {_platform().settings.url_for_platform('/admin/')}")
+
+
+@admin_cli.command("list")
+@friendly_errors
+def admin_list() -> None:
+    """List the platform admins."""
+    admins = list_admins(_platform())
+    if not admins:
+        click.echo("No admins yet: 'tenants admin create EMAIL --password ...' adds one.")
+        return
+    for admin in admins:
+        click.echo(f"{admin.email}  (since {admin.created_at:%Y-%m-%d})")
+
+
+@admin_cli.command("passwd")
+@click.argument("email")
+@click.option(
+    "--password",
+    prompt="New password",
+    hide_input=True,
+    confirmation_prompt=True,
+    help="At least 8 characters (asked for when not given).",
+)
+@friendly_errors
+def admin_passwd(email: str, password: str) -> None:
+    """Set admin EMAIL's password; their sessions end (audited)."""
+    admin = set_admin_password(_platform(), email, password, actor="cli")
+    click.echo(f"Changed the password of {admin.email}; their sessions are ended.")
+
+
+@admin_cli.command("remove")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Confirm the removal.")
+@friendly_errors
+def admin_remove(email: str, yes: bool) -> None:
+    """Remove admin EMAIL (never the last one); their sessions end (audited)."""
+    if not yes:
+        raise click.ClickException(f"Removing {email} ends their access; run again with --yes.")
+    admin = remove_admin(_platform(), email, actor="cli")
+    click.echo(f"Removed admin {admin.email}.")
 
 
 def register_commands(app: Flask) -> None:
@@ -266,9 +315,7 @@ def _named(platform: Platform, slugs: Sequence[str]) -> list[_FleetTenant]:
     unknown = sorted(wanted - found)
     if unknown:
         names = ", ".join(f"“{slug}”" for slug in unknown)
-        raise click.ClickException(
-            f"No tenant {names}; 'flask --app tenants.wsgi tenants list' shows the tenants."
-        )
+        raise click.ClickException(f"No tenant {names}; 'tenants list' shows the tenants.")
     for tenant in tenants:
         if tenant.status not in MIGRATED_STATUSES:
             raise click.ClickException(
@@ -351,7 +398,7 @@ def tenants_migrate(
         if resume and unfinished is None:
             raise click.ClickException(
                 "There is no unfinished migration run to resume; "
-                "'flask --app tenants.wsgi tenants migrate' starts one."
+                "'tenants migrate' starts one."
             )
         if unfinished is not None:
             run = unfinished
@@ -423,7 +470,7 @@ def tenants_migrate(
     if state == ledger.RunState.STOPPED and not stopped:
         click.echo(
             f"Canary: {len(results)} tenants migrated; look at them, then run "
-            "'flask --app tenants.wsgi tenants migrate' to go on with the others."
+            "'tenants migrate' to go on with the others."
         )
     if stopped == runner.FAIL_FAST:
         click.echo("Stopped at the first failure (--fail-fast).", err=True)
@@ -435,7 +482,7 @@ def tenants_migrate(
         )
     if failed or busy:
         click.echo(
-            "Fix the failed tenants and run 'flask --app tenants.wsgi tenants migrate' again.",
+            "Fix the failed tenants and run 'tenants migrate' again.",
             err=True,
         )
         click.get_current_context().exit(1)
@@ -460,7 +507,7 @@ def tenants_status() -> None:
     if unfinished is not None:
         click.echo(
             f"Run {unfinished.id} to {unfinished.target_revision} is {unfinished.state}: "
-            "'flask --app tenants.wsgi tenants migrate' goes on with it."
+            "'tenants migrate' goes on with it."
         )
     if not behind:
         click.echo(f"All {len(rows)} tenants are at {head}.")
@@ -470,7 +517,7 @@ def tenants_status() -> None:
     click.echo(f"{'SLUG':<{width}}  {'STATUS':<10}  REVISION")
     for row in behind:
         click.echo(f"{row.slug:<{width}}  {row.status:<10}  {row.storage_revision or 'missing'}")
-    click.echo("Run 'flask --app tenants.wsgi tenants migrate' to bring them to the head.")
+    click.echo("Run 'tenants migrate' to bring them to the head.")
     click.get_current_context().exit(1)
 
 

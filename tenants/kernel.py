@@ -33,6 +33,7 @@ from tenants.database import create_platform_engine
 from tenants.dispatch.cache import AppCache
 from tenants.dispatch.edge import around_dispatcher
 from tenants.dispatch.logsink import open_sink
+from tenants.dispatch.pages import not_found_page, suspended_page
 from tenants.dispatch.path import PathDispatcher
 from tenants.dispatch.resolver import TenantResolver
 from tenants.dispatch.subdomain import SubdomainDispatcher
@@ -108,6 +109,7 @@ class Platform:
             lookup_domain=self.registry.for_domain,
             tenant_host=self.tenant_host,
             scheme=settings.url_scheme,
+            suspended=self.suspended_page,
         )
         self.console = create_console_app(self)
         register_commands(self.console)
@@ -117,6 +119,9 @@ class Platform:
         """The dispatcher, inside the middleware every response passes through (edge.py)."""
         settings = self.settings
         dispatcher: WSGIApplication
+        not_found = not_found_page(
+            settings.url_for_platform("/signup"), settings.url_for_platform("/")
+        )
         if settings.tenant_routing == "path":
             dispatcher = PathDispatcher(
                 settings.base_domain,
@@ -125,6 +130,7 @@ class Platform:
                 reserved=RESERVED_SLUGS | route_segments(self.console),
                 public_scheme=settings.url_scheme,
                 public_port=settings.public_port,
+                not_found=not_found,
             )
         else:
             dispatcher = SubdomainDispatcher(
@@ -135,6 +141,7 @@ class Platform:
                 public_port=settings.public_port,
                 custom_domain_app=self.resolve.for_domain,
                 internal={TlsAsk.PATH: TlsAsk(self.registry.for_domain)},
+                not_found=not_found,
             )
         try:
             self.request_log = open_sink(settings.request_log)
@@ -150,6 +157,12 @@ class Platform:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return self.wsgi_app(environ, start_response)
+
+    def suspended_page(self, tenant: TenantRecord) -> WSGIApplication:
+        """A suspended tenant's 403: its name, the admin's reason, and SUPPORT_EMAIL."""
+        return suspended_page(
+            tenant.display_name, tenant.suspension_reason, self.settings.support_email
+        )
 
     # -- tenant apps ----------------------------------------------------------------
 

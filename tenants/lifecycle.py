@@ -23,13 +23,14 @@ from sqlalchemy.orm import Session
 
 from tenants.cleanup import drop_storage_of, lease_of
 from tenants.contract import NewOwner
+from tenants.plans import DEFAULT_PLAN, UnknownPlan, validate_plan
 from tenants.registry import domains as registry_domains
 from tenants.registry import service
 from tenants.registry.models import DEFAULT_DATABASE, Tenant, TenantStatus, utcnow
-from tenants.registry.record import DISPLAY_NAME_SIZE
+from tenants.registry.record import DISPLAY_NAME_SIZE, SUSPENSION_REASON_SIZE
 from tenants.registry.service import SlugTaken, TenantNotFound
 from tenants.registry.slugs import InvalidSlug, validate_slug
-from tenants.validation import MIN_PASSWORD_LENGTH, valid_email
+from tenants.validation import MIN_PASSWORD_LENGTH, password_problem, valid_email
 
 if TYPE_CHECKING:
     from tenants.kernel import Platform
@@ -73,7 +74,7 @@ class NewTenant:
     display_name: str
     owner_email: str
     owner_password: str
-    plan: str = "free"
+    plan: str = DEFAULT_PLAN
 
 
 @dataclass(frozen=True)
@@ -97,11 +98,14 @@ def validate_new_tenant(request: NewTenant) -> NewTenant:
     email = request.owner_email.strip()
     if not valid_email(email):
         raise InvalidSignup("email", "Enter an email address like you@example.com.")
-    if len(request.owner_password) < MIN_PASSWORD_LENGTH:
-        raise InvalidSignup("password", f"Use at least {MIN_PASSWORD_LENGTH} characters.")
-    if len(request.owner_password) > 200:
-        raise InvalidSignup("password", "Use at most 200 characters.")
-    return NewTenant(slug, name, email, request.owner_password, request.plan)
+    problem = password_problem(request.owner_password, email=email)
+    if problem is not None:
+        raise InvalidSignup("password", problem)
+    try:
+        plan = validate_plan(request.plan)
+    except UnknownPlan as error:
+        raise InvalidSignup("plan", str(error)) from None
+    return NewTenant(slug, name, email, request.owner_password, plan)
 
 
 def provision_tenant(
@@ -172,8 +176,7 @@ def _abandon(platform: Platform, tenant_id: int) -> None:
         platform.storage.drop(tenant_id)
     except Exception:
         log.exception(
-            "Could not drop the storage of failed tenant %s; "
-            "'flask --app tenants.wsgi tenants cleanup' retries.",
+            "Could not drop the storage of failed tenant %s; 'tenants cleanup' retries.",
             tenant_id,
         )
 
@@ -195,6 +198,7 @@ def _change_status(
     *,
     actor: str,
     allowed_from: tuple[TenantStatus, ...],
+    reason: str | None = None,
 ) -> Tenant:
 
     def change(session: Session) -> Tenant:
@@ -206,7 +210,10 @@ def _change_status(
                 f"Tenant “{tenant.slug}” is {tenant.status}; it cannot become {status}."
             )
         service.set_status(session, tenant, status)
-        service.audit(session, actor, f"tenant.{_VERB[status]}", tenant)
+        # A resumed tenant forgets why it was suspended.
+        tenant.suspension_reason = reason if status == TenantStatus.SUSPENDED else None
+        detail = {"reason": reason} if reason else {}
+        service.audit(session, actor, f"tenant.{_VERB[status]}", tenant, **detail)
         return tenant
 
     tenant = service.write(platform.engine, change)
@@ -230,9 +237,27 @@ class InvalidTransition(ValueError):
     """The tenant's current status does not allow this change."""
 
 
-def suspend_tenant(platform: Platform, slug: str, *, actor: str = "cli") -> Tenant:
+class InvalidSuspension(ValueError):
+    """The suspension's reason is not acceptable (too long)."""
+
+
+def suspend_tenant(
+    platform: Platform, slug: str, *, actor: str = "cli", reason: str | None = None
+) -> Tenant:
+    """Suspend an active tenant; ``reason`` is shown to its members on the 403 page."""
+    reason = " ".join((reason or "").split()) or None  # one line, no runs of spaces
+    if reason is not None and len(reason) > SUSPENSION_REASON_SIZE:
+        raise InvalidSuspension(
+            f"Give a reason of at most {SUSPENSION_REASON_SIZE} characters "
+            f"(this one has {len(reason)})."
+        )
     return _change_status(
-        platform, slug, TenantStatus.SUSPENDED, actor=actor, allowed_from=(TenantStatus.ACTIVE,)
+        platform,
+        slug,
+        TenantStatus.SUSPENDED,
+        actor=actor,
+        allowed_from=(TenantStatus.ACTIVE,),
+        reason=reason,
     )
 
 
@@ -282,6 +307,9 @@ def update_tenant(
     The change moves the registry clock: every process rebuilds the tenant's app with
     the new values within a poll interval.
     """
+
+    if plan is not None:
+        plan = validate_plan(plan)  # UnknownPlan before any write
 
     def update(session: Session) -> Tenant:
         tenant = service.get_live(session, slug, for_update=True)

@@ -140,6 +140,11 @@ class Settings:
     domains_per_plan: dict[str, int] = field(default_factory=lambda: {"free": 1, "*": 5})
     #: What custom domains point at (their CNAME target); "" = the base domain.
     domain_target: str = ""
+    #: DATABASE_URL is unset: the platform runs on the SQLite files under INSTANCE_PATH that
+    #: the development server uses (a deployment always names its database).
+    embedded_default: bool = False
+    #: Where people write for help: shown on a suspended workspace's page ("" shows none).
+    support_email: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -176,6 +181,11 @@ class Settings:
                 f"DATABASE_POOLER={pooler!r} is not 'none' or 'transaction'; set 'transaction' "
                 "when DATABASE_URL points at PgBouncer in transaction mode."
             )
+        support_email = (environ.get("SUPPORT_EMAIL") or "").strip()
+        if support_email and not _SUPPORT_EMAIL_RE.match(support_email):
+            raise SettingsError(
+                f"SUPPORT_EMAIL={support_email!r} is not an email address like help@example.com."
+            )
         return cls(
             database_url=_normalize_database_url(database_url),
             base_domain=base_domain,
@@ -209,6 +219,8 @@ class Settings:
             domain_check_minutes=_float(environ, "DOMAIN_CHECK_MINUTES", 10.0),
             domains_per_plan=_per_plan(environ.get("DOMAINS_PER_PLAN", "")),
             domain_target=(environ.get("DOMAIN_TARGET") or "").strip().lower().rstrip("."),
+            embedded_default=not environ.get("DATABASE_URL"),
+            support_email=support_email,
         )
 
     def domain_limit(self, plan: str) -> int:
@@ -361,6 +373,32 @@ def _normalize_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+_SUPPORT_EMAIL_RE = re.compile(r"^[^@\s<>\"]{1,64}@[^@\s<>\"]+\.[^@\s<>\"]+$")
+
+#: Where the development server notes the port it serves on (under INSTANCE_PATH).
+DEVELOPMENT_PORT_FILE = "devserver.port"
+DEFAULT_DEVELOPMENT_PORT = 5000
+
+
+def record_development_port(instance_path: Path, port: str) -> None:
+    """Note the development server's public port, for the URLs the CLI prints.
+
+    On the development key only the development server can serve the embedded database, so
+    a URL printed by ``tenants create`` must carry its port (``--port``, default 5000).
+    """
+    instance_path.mkdir(parents=True, exist_ok=True)
+    (instance_path / DEVELOPMENT_PORT_FILE).write_text(f"{port}\n", encoding="utf-8")
+
+
+def development_port(instance_path: Path) -> str:
+    """The port the development server last served on (5000 if it never ran here)."""
+    try:
+        port = (instance_path / DEVELOPMENT_PORT_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        return str(DEFAULT_DEVELOPMENT_PORT)
+    return port if port.isdigit() else str(DEFAULT_DEVELOPMENT_PORT)
 
 
 def _load_dotenv() -> None:

@@ -112,6 +112,9 @@ def test_every_admin_url_refuses_anonymous_users(platform, client, create_tenant
         "/admin/jobs/",
         "/admin/migrations/",
         "/admin/account/",
+        "/admin/admins/",
+        "/admin/admins/1/password",
+        "/admin/admins/1/remove",
     ]
     actions = [
         f"/admin/account/sessions/{session_id}/end",
@@ -123,12 +126,16 @@ def test_every_admin_url_refuses_anonymous_users(platform, client, create_tenant
         f"/admin/jobs/{job}/retry",
         f"/admin/jobs/{job}/discard",
         "/admin/logout",
+        "/admin/admins/",
+        "/admin/admins/1/password",
+        "/admin/admins/1/remove",
     ]
     # Every admin route is in one of the two lists (a new one must be added here).
     rules = {
         re.sub(r"<int:tenant_id>", str(tenant.id), rule.rule)
         .replace("<session_id>", session_id)
         .replace("<job_id>", job)
+        .replace("<int:admin_id>", "1")
         for rule in platform.console.url_map.iter_rules()
         if rule.rule.startswith("/admin") and rule.endpoint != "admin_auth.login"
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -50,6 +51,17 @@ def test_devserver_serves_the_platform_and_the_demo_tenant(tmp_path: Path) -> No
         assert get(f"acme.localhost:{port}", "/login") == 200
         assert get(f"nope.localhost:{port}", "/login") == 404
         assert (tmp_path / "platform.db").exists()
+        # The demo workspace is in use: a second member and notes by both.
+        assert "left empty" not in printed and "member@acme.test" in printed
+        with sqlite3.connect(tmp_path / "tenant-1.db") as tenant:
+            users = dict(tenant.execute("SELECT email, role FROM users"))
+            notes = tenant.execute(
+                "SELECT count(*), count(DISTINCT author_id) FROM notes"
+            ).fetchone()
+        assert users == {"owner@acme.test": "owner", "member@acme.test": "member"}
+        assert notes == (3, 2)
+        # The CLI's URLs use the port this server is on.
+        assert (tmp_path / "devserver.port").read_text().strip() == str(port)
     finally:
         server.terminate()
         server.communicate(timeout=10)

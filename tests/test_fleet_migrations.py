@@ -318,7 +318,7 @@ def test_resume_without_an_unfinished_run_is_one_clear_line(platform) -> None:
     assert result.exit_code == 1
     assert result.output.strip() == (
         "Error: There is no unfinished migration run to resume; "
-        "'flask --app tenants.wsgi tenants migrate' starts one."
+        "'tenants migrate' starts one."
     )
 
 

@@ -48,6 +48,6 @@ def test_notes_members_settings_and_account_under_the_prefix(platform, create_te
     saved = post(client, "/acme/settings/", {"display_name": "Acme Paths", "accent": "#00aa55"})
     assert saved.status_code == 302 and saved.headers["Location"] == "/acme/settings/"
     page = get(client, "/acme/settings/").get_data(as_text=True)
-    assert "Acme Paths" in page and "--accent: #00aa55" in page
+    assert "Acme Paths" in page and "--brand: #00aa55" in page
 
     assert get(client, "/acme/account/").status_code == 200

@@ -47,10 +47,10 @@ def test_saved_name_and_accent_show_on_the_next_page(platform, owner: Client) ->
     assert "Workspace settings saved." in page  # the flash survives the app's rebuild
     assert "◆</span> Acme Rockets</a>" in page  # top bar
     assert "<title>Workspace settings · Acme Rockets</title>" in page
-    assert "--accent: #ff6600" in page
+    assert "--brand: #ff6600" in page
     assert 'value="Acme Rockets"' in page and 'value="#ff6600"' in page
     notes = get(owner, "/notes/").get_data(as_text=True)
-    assert "Acme Rockets" in notes and "--accent: #ff6600" in notes
+    assert "Acme Rockets" in notes and "--brand: #ff6600" in notes
     login_page = Client(platform).get("/login", headers={"Host": ACME}).get_data(as_text=True)
     assert "Log in to Acme Rockets" in login_page
 

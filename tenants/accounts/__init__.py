@@ -41,6 +41,7 @@ from tenants.accounts.models import Role, UsedLoginToken, User, UserSession
 from tenants.accounts.tokens import make_login_token
 from tenants.appkit.modules import NavLink
 from tenants.contract import NewOwner, NewUser, SignInHandoff, TenantServices
+from tenants.web.colors import readable_accent
 
 __all__ = [
     "JOBS",
@@ -91,7 +92,10 @@ def _accounts_context() -> dict[str, Any]:
             "slug": config["TENANT_SLUG"],
             "name": config["TENANT_NAME"],
             "plan": config["TENANT_PLAN"],
-            "accent": config["TENANT_ACCENT"],
+            # The colour the owner chose (the top bar's stripe), and the shade of it that
+            # text and buttons use: WCAG AA contrast whatever was chosen.
+            "brand": config["TENANT_ACCENT"],
+            "accent": readable_accent(config["TENANT_ACCENT"]),
         },
         "is_owner": bool(getattr(current_user, "is_owner", False)),
         "nav_links": current_app.extensions[NAV_LINKS],

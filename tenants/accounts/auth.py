@@ -38,7 +38,9 @@ from tenants.web.throttle import account_key
 bp = Blueprint("auth", __name__, template_folder="templates")
 
 login_manager.login_view = "auth.login"
-login_manager.login_message = "Log in to continue."
+# No flash: opening a workspace logged out is not an error, and the login page says
+# where it is.
+login_manager.login_message = None  # type: ignore[assignment]
 login_manager.session_protection = "basic"
 
 #: Where the platform posts the new owner's sign-in token after signup.

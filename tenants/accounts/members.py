@@ -13,7 +13,6 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from werkzeug.wrappers import Response
 
 from tenants.accounts.access import owner_required
 from tenants.accounts.extensions import db
@@ -24,6 +23,11 @@ from tenants.appkit.flask_app import tenant_services
 bp = Blueprint("members", __name__, url_prefix="/members")
 
 DUPLICATE_EMAIL = "A member with this email already exists in this workspace."
+
+
+def with_article(role: str) -> str:
+    """ "an owner", "a member": the role as a sentence says it."""
+    return f"{'an' if role[:1] in 'aeiou' else 'a'} {role}"
 
 
 def _role_form(member: User) -> RoleForm:
@@ -90,7 +94,7 @@ def new() -> Any:
                 form.email.errors.append(DUPLICATE_EMAIL)
                 status = 409
             else:
-                flash(f"{member.email} is now a {member.role} of this workspace.")
+                flash(f"{member.email} is now {with_article(member.role)} of this workspace.")
                 return redirect(url_for("members.index"))
     elif request.method == "POST":
         status = 422
@@ -107,7 +111,7 @@ def change_role(member_id: int) -> Any:
         return render_members(422, failed=(member.id, form))
     role = form.role.data
     if role == member.role:
-        flash(f"{member.email} already is a {role}.")
+        flash(f"{member.email} already is {with_article(role)}.")
         return redirect(url_for("members.index"))
     if owners == [member.id]:
         return render_members(
@@ -116,13 +120,17 @@ def change_role(member_id: int) -> Any:
         )
     member.role = role
     db.session.commit()
-    flash(f"{member.email} is now a {role}.")
+    flash(f"{member.email} is now {with_article(role)}.")
     return redirect(url_for("members.index"))
 
 
-@bp.post("/<int:member_id>/remove")
+@bp.route("/<int:member_id>/remove", methods=["GET", "POST"])
 @owner_required
-def remove(member_id: int) -> Response | tuple[str, int]:
+def remove(member_id: int) -> Any:
+    """GET: the confirmation step (works without JavaScript); POST: remove the member."""
+    if request.method == "GET":
+        member = db.get_or_404(User, member_id, description="There is no such member.")
+        return render_template("accounts/member_remove.html", member=member)
     owners = _locked_owner_ids()
     member = db.get_or_404(User, member_id, description="There is no such member.")
     if member.id == current_user.id:

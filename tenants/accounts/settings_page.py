@@ -27,6 +27,7 @@ from flask_login import current_user
 from tenants.accounts.access import owner_required
 from tenants.accounts.forms import WorkspaceSettingsForm
 from tenants.appkit.flask_app import tenant_services
+from tenants.web.colors import readable_accent
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -64,7 +65,15 @@ def edit() -> Any:
         except LookupError:
             abort(404, "This workspace no longer exists.")
         session[SEEN_VERSION] = tenant.version
-        flash("Workspace settings saved.")
+        chosen = form.accent.data.lower()
+        shade = readable_accent(chosen)
+        if shade != chosen:
+            flash(
+                f"Workspace settings saved. {chosen} is too light to read as text on white: "
+                f"buttons and links use {shade}, the nearest shade with 4.5:1 contrast."
+            )
+        else:
+            flash("Workspace settings saved.")
         return redirect(url_for("settings.edit"))
     status = 422 if request.method == "POST" else 200
     return render_template("accounts/settings.html", form=form, troubled=_troubled()), status

@@ -15,6 +15,7 @@ list that fits on one page is counted from the page, without a second query.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,16 +37,18 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from tenants import lifecycle
-from tenants.console import admin_account
+from tenants.console import admin_account, admin_admins
 from tenants.console.admin_auth import end_current_admin_session, init_admin_auth
 from tenants.console.admin_forms import (
     ALL,
     LIVE,
     DeleteForm,
     PlanForm,
+    SuspendForm,
     TenantSearchForm,
 )
 from tenants.console.extensions import platform_of, registry_db
+from tenants.plans import UnknownPlan
 from tenants.registry.models import HOLDS_SLUG, SLUG_HOLDING_STATUSES, AuditEntry, Tenant
 
 if TYPE_CHECKING:
@@ -70,6 +73,7 @@ def init_admin(app: Flask) -> None:
     init_admin_auth(app)
     app.register_blueprint(bp)
     app.register_blueprint(admin_account.bp)
+    app.register_blueprint(admin_admins.bp)
 
 
 @bp.before_request
@@ -241,7 +245,7 @@ def _tenant_page(
     )
     done_reading()
     if plan_form is None:
-        plan_form = PlanForm(formdata=None, plan=row.plan)
+        plan_form = PlanForm.showing(row.plan)
     return (
         render_template(
             "admin/tenant.html",
@@ -254,6 +258,7 @@ def _tenant_page(
             audit=audit,
             plan_form=plan_form,
             delete_form=delete_form or DeleteForm(formdata=None),
+            describe_change=describe_change,
             error=error,
         ),
         status,
@@ -289,13 +294,39 @@ def _live_tenant(tenant_id: int) -> Tenant | tuple[str, int]:
     return row
 
 
+def describe_change(detail: dict[str, Any] | None) -> str:
+    """An audit entry's detail as people read it: ``settings: accent #c2410c``, not a dict."""
+    parts = []
+    for key, value in (detail or {}).items():
+        label = key.replace("_", " ")
+        if isinstance(value, dict):
+            inner = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in value.items())
+            parts.append(f"{label}: {inner}")
+        elif isinstance(value, list | tuple):
+            parts.append(f"{label}: {', '.join(str(item) for item in value)}")
+        else:
+            parts.append(f"{label}: {value}")
+    return "; ".join(parts)
+
+
 def _back_to(row: Tenant) -> Response:
     return redirect(url_for("admin.tenant", tenant_id=row.id), code=303)
 
 
-@bp.post("/tenants/<int:tenant_id>/suspend")
+@bp.route("/tenants/<int:tenant_id>/suspend", methods=["GET", "POST"])
 def suspend(tenant_id: int) -> Any:
-    return _change_status(tenant_id, lifecycle.suspend_tenant, "suspended")
+    """GET: the confirmation step (with the reason members will see); POST: suspend."""
+    row = _live_tenant(tenant_id)
+    if not isinstance(row, Tenant):
+        return row
+    form = SuspendForm()
+    if request.method == "GET" or not form.validate():
+        status = 422 if request.method == "POST" else 200
+        return render_template("admin/suspend.html", tenant=row, form=form), status
+    reason = form.reason.data or None
+    return _change_status(
+        tenant_id, functools.partial(lifecycle.suspend_tenant, reason=reason), "suspended"
+    )
 
 
 @bp.post("/tenants/<int:tenant_id>/resume")
@@ -314,6 +345,8 @@ def _change_status(tenant_id: int, change: Callable[..., Tenant], target: str) -
         change(_platform(), row.slug, actor=current_user.email)
     except (lifecycle.InvalidTransition, lifecycle.TenantNotFound) as error:
         return _tenant_page(row, status=409, error=str(error))
+    except lifecycle.InvalidSuspension as error:
+        return _tenant_page(row, status=422, error=str(error))
     if target == "suspended":
         flash(f"Suspended {row.slug}: its pages answer 403 in every process within a second.")
     else:
@@ -339,6 +372,8 @@ def change_plan(tenant_id: int) -> Any:
         lifecycle.update_tenant(_platform(), row.slug, actor=current_user.email, plan=plan)
     except lifecycle.TenantNotFound as error:
         return _tenant_page(row, status=409, error=str(error))
+    except UnknownPlan as error:
+        return _tenant_page(row, status=422, error=str(error), plan_form=form)
     flash(f"{row.slug} is now on the {plan} plan.")
     return _back_to(row)
 
@@ -354,7 +389,13 @@ def delete(tenant_id: int) -> Any:
             form.confirm.errors = [
                 f"Type “{row.slug}” exactly to delete this tenant; nothing was deleted."
             ]
-        return _tenant_page(row, status=422, error="The tenant was not deleted.", delete_form=form)
+        # The reason up top too: the field that says it is at the bottom of a long page.
+        return _tenant_page(
+            row,
+            status=422,
+            error=f"The tenant was not deleted: {form.confirm.errors[0]}",
+            delete_form=form,
+        )
     try:
         lifecycle.delete_tenant(_platform(), row.slug, actor=current_user.email)
     except (lifecycle.InvalidTransition, lifecycle.TenantNotFound) as error:

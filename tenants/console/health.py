@@ -31,6 +31,6 @@ def readyz() -> tuple[dict[str, str], int]:
         with platform.engine.connect() as connection:
             connection.execute(select(RegistryClock.generation).limit(1))
     except SQLAlchemyError:
-        reason = "registry tables missing: run 'flask --app tenants.wsgi db upgrade'"
+        reason = "registry tables missing: run 'tenants db upgrade'"
         return {"status": "unavailable", "reason": reason}, 503
     return {"status": "ready"}, 200

@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, current_app, render_template
 from flask import request as http_request
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
+from wtforms.widgets import PasswordInput
 
 from tenants.console.extensions import platform_of
 from tenants.lifecycle import (
@@ -64,9 +65,18 @@ class SignupForm(SafeForm):
     email = EmailField(
         "Your email", validators=[DataRequired("Enter your email address."), Length(max=500)]
     )
+    # The password is not cleared after a mistake elsewhere in the form (hide_value).
     password = PasswordField(
-        "Password", validators=[DataRequired("Choose a password."), Length(max=500)]
+        "Password",
+        widget=PasswordInput(hide_value=False),
+        validators=[DataRequired("Choose a password."), Length(max=500)],
     )
+    # Sent by the page's form (and then it must match, even empty); a client that posts
+    # without the field at all (an API) is not asked for it.
+    confirm = PasswordField("Password again", widget=PasswordInput(hide_value=False))
+
+    def confirmation_differs(self) -> bool:
+        return bool(self.confirm.raw_data) and self.confirm.data != self.password.data
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -74,7 +84,11 @@ def signup() -> Any:
     form = SignupForm()
     if not form.is_submitted():
         return render_template("console/signup.html", form=form)
-    if not form.validate():
+    valid = form.validate()
+    if form.confirmation_differs():
+        form.confirm.errors = [*form.confirm.errors, "The two passwords differ: type it again."]
+        valid = False
+    if not valid:
         return render_template("console/signup.html", form=form), 422
     platform = platform_of()
     request = NewTenant(

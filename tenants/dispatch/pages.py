@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -26,6 +27,7 @@ main{background:#fff;border:1px solid #e3e6ef;border-radius:14px;padding:2.5rem 
 max-width:28rem;margin:1rem;box-shadow:0 10px 30px rgba(20,30,60,.06)}
 h1{font-size:1.4rem;margin:0 0 .5rem} p{color:#4a5163;margin:.5rem 0 0}
 .code{font-weight:700;color:#6b7280;letter-spacing:.08em}
+a{color:#4338ca;font-weight:600;overflow-wrap:anywhere} .links{margin-top:1.25rem}
 """
 #: The CSP source that allows PAGE_STYLE (``style-src 'sha256-…'``).
 PAGE_STYLE_SOURCE = (
@@ -40,7 +42,8 @@ _PAGE = (
 <style>"""
     + PAGE_STYLE.replace("{", "{{").replace("}", "}}")
     + """</style></head>
-<body><main><div class="code">{status}</div><h1>{title}</h1><p>{message}</p></main></body></html>
+<body><main><div class="code">{status}</div><h1>{title}</h1><p>{message}</p>{links}</main>
+</body></html>
 """
 )
 
@@ -48,11 +51,27 @@ _PAGE = (
 class Page:
     """A fixed HTML answer with a status code, as a WSGI app."""
 
-    def __init__(self, status: int, title: str, message: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        message: str,
+        links: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """``links``: (label, URL) pairs, shown under the message: where to go from here."""
         self.status = status
         self.title = title
         self.message = message
-        self.html = _PAGE.format(status=status, title=escape(title), message=escape(message))
+        self.links = tuple(links)
+        shown = " · ".join(
+            f'<a href="{escape(url)}">{escape(label)}</a>' for label, url in self.links
+        )
+        self.html = _PAGE.format(
+            status=status,
+            title=escape(title),
+            message=escape(message),
+            links=f'<p class="links">{shown}</p>' if shown else "",
+        )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse):  # noqa: ANN204
         response = Response(self.html, status=self.status, mimetype="text/html")
@@ -121,3 +140,28 @@ class MovedTo:
 
     def __repr__(self) -> str:
         return f"<MovedTo {self.base}>"
+
+
+def not_found_page(signup_url: str, home_url: str) -> Page:
+    """The 404 for a workspace address no tenant holds, with the way to create one."""
+    return Page(
+        404,
+        "No workspace here",
+        "There is no workspace at this address. Check the spelling, or sign up to create one.",
+        links=(("Sign up", signup_url), ("Go to the home page", home_url)),
+    )
+
+
+def suspended_page(name: str, reason: str | None, support_email: str) -> Page:
+    """The 403 a suspended workspace answers: whose, why (the admin's reason), whom to ask."""
+    message = f"{name} has been suspended by the platform administrators."
+    if reason:
+        message += f" Reason: {reason.strip().rstrip('.')}."
+    message += " Its data is kept."
+    links: tuple[tuple[str, str], ...] = ()
+    if support_email:
+        message += f" To have it resumed, contact support at {support_email}."
+        links = ((f"Email {support_email}", f"mailto:{support_email}"),)
+    else:
+        message += " To have it resumed, contact the platform's administrators."
+    return Page(403, "Workspace suspended", message, links=links)

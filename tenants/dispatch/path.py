@@ -46,12 +46,15 @@ class PathDispatcher:
         *,
         public_scheme: str = "http",
         public_port: str = "",
+        not_found: WSGIApplication = NOT_FOUND,
     ) -> None:
         self.domain = domain.lower().rstrip(".")
         self.platform_app = platform_app
         self.tenant_app = tenant_app
         self.reserved = frozenset(reserved)
         self.origin = PublicOrigin(public_scheme, public_port)
+        #: The 404 page for a host under the domain that names no workspace.
+        self.not_found = not_found
 
     def get_application(self, environ: WSGIEnvironment) -> WSGIApplication:
         try:
@@ -60,7 +63,7 @@ class PathDispatcher:
             return bad_host(str(error))
         if locate(host, self.domain).place is not Place.PLATFORM:
             environ["HTTP_HOST"] = host
-            return NOT_FOUND
+            return self.not_found
         self.origin.apply(environ, self.domain)
         match = _FIRST_SEGMENT.match(environ.get("PATH_INFO") or "")
         if match is None or match.group(1) in self.reserved:

@@ -40,6 +40,7 @@ class TenantResolver:
         lookup_domain: Callable[[str], TenantRecord | None] | None = None,
         tenant_host: Callable[[TenantRecord], str] | None = None,
         scheme: str = "http",
+        suspended: Callable[[TenantRecord], WSGIApplication] = lambda _tenant: SUSPENDED,
     ) -> None:
         self.lookup = lookup
         self.cache = cache
@@ -50,6 +51,8 @@ class TenantResolver:
         self.scheme = scheme
         # One redirect app per primary host, reused (bounded by the record cache's churn).
         self._moves: dict[str, MovedTo] = {}
+        #: The 403 page of a suspended tenant (its name, the reason, whom to contact).
+        self.suspended = suspended
 
     def __call__(self, slug: str) -> WSGIApplication | None:
         try:
@@ -63,7 +66,7 @@ class TenantResolver:
                 return self._moved(self.tenant_host(tenant))
             return self._app(tenant)
         if tenant.status == TenantStatus.SUSPENDED:
-            return SUSPENDED
+            return self.suspended(tenant)
         return None
 
     def for_domain(self, host: str) -> tuple[str, WSGIApplication] | None:

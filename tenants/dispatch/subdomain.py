@@ -55,6 +55,7 @@ class SubdomainDispatcher:
         public_port: str = "",
         custom_domain_app: Callable[[str], tuple[str, WSGIApplication] | None] | None = None,
         internal: Mapping[str, WSGIApplication] | None = None,
+        not_found: WSGIApplication = NOT_FOUND,
     ) -> None:
         self.domain = domain.lower().rstrip(".")
         #: A host outside the base domain: (slug, app) of the tenant whose verified custom
@@ -66,6 +67,8 @@ class SubdomainDispatcher:
         self.platform_app = platform_app
         self.tenant_app = tenant_app
         self.origin = PublicOrigin(public_scheme, public_port)
+        #: The 404 page for a host under the domain that names no workspace.
+        self.not_found = not_found
         self._tenant_suffix = "." + self.domain
 
     def get_application(self, environ: WSGIEnvironment) -> WSGIApplication:
@@ -80,7 +83,7 @@ class SubdomainDispatcher:
         if place is Place.TENANT and slug is not None:
             environ[SLUG_KEY] = slug
             self.origin.apply(environ, slug + self._tenant_suffix)
-            return self.tenant_app(slug) or NOT_FOUND
+            return self.tenant_app(slug) or self.not_found
         if place is Place.ELSEWHERE and self.custom_domain_app is not None:
             found = self.custom_domain_app(host)
             if found is not None:
@@ -90,7 +93,7 @@ class SubdomainDispatcher:
                 self.origin.apply(environ, host)
                 return app
         environ["HTTP_HOST"] = host
-        return self.internal.get(environ.get("PATH_INFO", "")) or NOT_FOUND
+        return self.internal.get(environ.get("PATH_INFO", "")) or self.not_found
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return self.get_application(environ)(environ, start_response)

@@ -137,9 +137,7 @@ def run(name: str, slug: str | None) -> None:
             raise click.ClickException(f"{name} runs in a tenant; add --tenant SLUG.")
         tenant = runtime.platform.registry.get(slug.strip().lower())
         if tenant is None or tenant.status != TenantStatus.ACTIVE:
-            raise click.ClickException(
-                f"No active tenant “{slug}”; 'flask --app tenants.wsgi tenants list' shows them."
-            )
+            raise click.ClickException(f"No active tenant “{slug}”; 'tenants list' shows them.")
         handle = definition.enqueue_for(tenant, platform=runtime.platform)
     else:
         if slug:
@@ -161,9 +159,7 @@ def _tenant_id(slug: str) -> int:
             .order_by(Tenant.id.desc())
         ).scalar()
     if tenant_id is None:
-        raise click.ClickException(
-            f"No tenant “{slug}”; 'flask --app tenants.wsgi tenants list --all' shows them."
-        )
+        raise click.ClickException(f"No tenant “{slug}”; 'tenants list --all' shows them.")
     return tenant_id
 
 

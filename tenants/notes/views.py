@@ -8,7 +8,6 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
-from werkzeug.wrappers import Response
 
 from tenants.appkit.models import db, utcnow
 from tenants.notes.forms import NoteForm
@@ -117,10 +116,13 @@ def edit(note_id: int) -> Any:
     return render_template("notes/note_form.html", form=form, note=note), status
 
 
-@bp.post("/<int:note_id>/delete")
+@bp.route("/<int:note_id>/delete", methods=["GET", "POST"])
 @login_required
-def delete(note_id: int) -> Response:
+def delete(note_id: int) -> Any:
+    """GET: the confirmation step (works without JavaScript); POST: delete the note."""
     note = _changeable_note(note_id)
+    if request.method == "GET":
+        return render_template("notes/delete.html", note=note)
     title = note.title
     db.session.delete(note)
     db.session.commit()

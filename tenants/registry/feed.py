@@ -99,6 +99,7 @@ TENANT_COLUMNS = (
     Tenant.database,
     Tenant.custom_domains,
     Tenant.primary_domain,
+    Tenant.suspension_reason,
 )
 
 

@@ -23,13 +23,15 @@ from sqlalchemy import (
     literal_column,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
+from tenants.plans import DEFAULT_PLAN, validate_plan
 from tenants.registry.record import (
     DEFAULT_DATABASE,
     DISPLAY_NAME_SIZE,
     ROUTABLE_DOMAIN_STATUSES,
     SLUG_HOLDING_STATUSES,
+    SUSPENSION_REASON_SIZE,
     DomainStatus,
     TenantStatus,
 )
@@ -95,7 +97,7 @@ class Tenant(RegistryBase):
     slug: Mapped[str] = mapped_column(String(63))
     display_name: Mapped[str] = mapped_column(String(DISPLAY_NAME_SIZE))
     status: Mapped[str] = mapped_column(String(20), default=TenantStatus.PROVISIONING)
-    plan: Mapped[str] = mapped_column(String(40), default="free")
+    plan: Mapped[str] = mapped_column(String(40), default=DEFAULT_PLAN)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: Which PostgreSQL database holds the tenant's schema ("default": the platform's own).
     database: Mapped[str] = mapped_column(
@@ -103,6 +105,10 @@ class Tenant(RegistryBase):
     )
     #: The tenant storage's Alembic revision, so "who is behind" is one query.
     storage_revision: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: Why an admin suspended the tenant, shown to its members on the 403 page (None: none).
+    suspension_reason: Mapped[str | None] = mapped_column(
+        String(SUSPENSION_REASON_SIZE), default=None
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     #: The id of this row's last entry in the change feed (see RegistryChange): it only
@@ -116,6 +122,11 @@ class Tenant(RegistryBase):
     )
     #: The primary address when it is a routable custom domain (else the subdomain is).
     primary_domain: Mapped[str | None] = mapped_column(String(DOMAIN_NAME_SIZE), default=None)
+
+    @validates("plan")
+    def _known_plan(self, _key: str, plan: str) -> str:
+        """Every write of a plan, from any entry point, is one of tenants.plans.PLANS."""
+        return validate_plan(plan)
 
     def __repr__(self) -> str:
         return f"<Tenant {self.id} {self.slug!r} {self.status}>"

@@ -14,6 +14,8 @@ from typing import Any
 
 #: The size of a tenant's display name (its column, and every form that sets it).
 DISPLAY_NAME_SIZE = 120
+#: The longest suspension reason an admin can give (shown on the tenant's 403 page).
+SUSPENSION_REASON_SIZE = 500
 
 #: The name of the platform's own database (``DATABASE_URL``) among the tenant databases.
 DEFAULT_DATABASE = "default"
@@ -71,6 +73,7 @@ class TenantRecord:
     #: The custom domain the tenant chose as its primary address (routable), or None:
     #: then its subdomain is the primary address.
     primary_domain: str | None = None
+    suspension_reason: str | None = None
 
     @property
     def is_active(self) -> bool:
@@ -95,4 +98,5 @@ class TenantRecord:
             database=row.database,
             custom_domains=tuple(getattr(row, "custom_domains", None) or ()),
             primary_domain=getattr(row, "primary_domain", None),
+            suspension_reason=getattr(row, "suspension_reason", None),
         )

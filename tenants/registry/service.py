@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from tenants.plans import DEFAULT_PLAN
 from tenants.registry import feed
 from tenants.registry.models import (
     AUDIT_ACTOR_SIZE,
@@ -54,9 +55,7 @@ class SlugTaken(Exception):
 
 class TenantNotFound(LookupError):
     def __init__(self, slug: str) -> None:
-        super().__init__(
-            f"No tenant “{slug}”; 'flask --app tenants.wsgi tenants list' shows the tenants."
-        )
+        super().__init__(f"No tenant “{slug}”; 'tenants list' shows the tenants.")
         self.slug = slug
 
 
@@ -125,7 +124,7 @@ def claim_slug(
     slug: str,
     *,
     display_name: str,
-    plan: str = "free",
+    plan: str = DEFAULT_PLAN,
     settings: dict[str, Any] | None = None,
     database: str = DEFAULT_DATABASE,
 ) -> Tenant:

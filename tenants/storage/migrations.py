@@ -45,7 +45,7 @@ def head_revision(location: Path) -> str:
     if head is None:
         raise RuntimeError(
             f"No Alembic revisions under {location}; create the first with "
-            "'flask --app tenants.wsgi tenants revision -m \"create my tables\"'."
+            "'tenants revision -m \"create my tables\"'."
         )
     return head
 

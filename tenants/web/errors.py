@@ -21,11 +21,21 @@ DATABASE_UNAVAILABLE = Page(
 )
 
 
+#: The page chrome an error page is drawn in: a tenant app's own layout (its name, accent
+#: and navigation), else the platform app's, else the bare base.
+ERROR_LAYOUTS = ("layout.html", "console/_layout.html", "base.html")
+
+
 def render_http_error(error: HTTPException) -> tuple[str, int]:
-    """Every app's error pages: the shared layout, the status, and what to do next."""
+    """Every app's error pages: the app's own layout, the status, and what to do next."""
+    layout = current_app.jinja_env.select_template(ERROR_LAYOUTS)
     return (
         render_template(
-            "errors/error.html", code=error.code, title=error.name, message=error.description
+            "errors/error.html",
+            layout=layout,
+            code=error.code,
+            title=error.name,
+            message=error.description,
         ),
         error.code or 500,
     )

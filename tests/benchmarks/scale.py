@@ -204,11 +204,13 @@ def probe(url: str, tenants: int, changes: int) -> dict[str, Any]:
         try:
             for index in range(changes):
                 slug = slug_of((index * step) % tenants)
-                lifecycle.update_tenant(writer, slug, actor="benchmark", plan=f"plan-{index}")
+                lifecycle.update_tenant(
+                    writer, slug, actor="benchmark", display_name=f"Renamed {index}"
+                )
                 started = time.perf_counter()
                 registry.refresh(force=True)
                 refreshed.append((time.perf_counter() - started) * 1000)
-                if registry.get(slug).plan != f"plan-{index}":
+                if registry.get(slug).display_name != f"Renamed {index}":
                     raise BenchmarkError("the change was not applied")
         finally:
             writer.close()
@@ -376,7 +378,9 @@ deadline = time.perf_counter() + seconds
 while time.perf_counter() < deadline:
     slug = f"fleet-{(index * 7919) % tenants:07d}"
     try:
-        lifecycle.update_tenant(platform, slug, actor="benchmark", plan=f"w{worker}-{count}")
+        lifecycle.update_tenant(
+            platform, slug, actor="benchmark", display_name=f"w{worker}-{count}"
+        )
         count += 1
     except Exception as error:
         errors.append(f"{type(error).__name__}: {error}"[:200])

@@ -22,7 +22,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+HERE = Path(__file__).resolve().parent
+#: Where screenshots go: a temporary folder, unless SCREENSHOTS_DIR names one
+#: (scripts/screenshots.sh sets it to docs/screenshots to refresh the README's).
+SCREENSHOTS_ENV = "SCREENSHOTS_DIR"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -38,7 +41,31 @@ CHROMIUM_ARGS = [
 ]
 ADMIN = ("admin@platform.test", "admin-password-1")
 
-pytestmark = pytest.mark.e2e
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test in this folder drives a browser: mark it e2e and slow.
+
+    (A ``pytestmark`` in a conftest marks nothing: only test modules' are read.) This runs
+    before ``-m`` deselects, so ``-m "not e2e"`` leaves the browser tests out.
+    """
+    for item in items:
+        if HERE in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.slow)
+
+
+_screenshots: Path | None = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def screenshots_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder screenshots are written to (never the tracked docs/ by default)."""
+    global _screenshots
+    chosen = os.environ.get(SCREENSHOTS_ENV)
+    _screenshots = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    _screenshots.mkdir(parents=True, exist_ok=True)
+    return _screenshots
 
 
 @dataclass(frozen=True)
@@ -155,9 +182,9 @@ def page(context) -> Iterator[object]:
 
 
 def screenshot(page, name: str) -> Path:
-    """Save a screenshot for the README under docs/screenshots/."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+    """Save a screenshot: to a temporary folder, or SCREENSHOTS_DIR (scripts/screenshots.sh)."""
+    assert _screenshots is not None, "the screenshots_dir fixture sets the folder"
+    path = _screenshots / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
 

@@ -2,8 +2,8 @@
 
 One journey per test, in order (they share one server, as a real platform would):
 a visitor signs up acme and works in it, a member joins, another tenant sees
-nothing of it, an admin suspends and resumes acme. Screenshots of each step go to
-docs/screenshots/ (the README shows them).
+nothing of it, an admin suspends and resumes acme. Screenshots of each step go to a
+temporary folder, or to docs/screenshots/ (the README's) with scripts/screenshots.sh.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def signup(page: Page, server, slug: str, name: str, email: str) -> None:
     page.get_by_label("Workspace name").fill(name)
     page.get_by_label("Subdomain").fill(slug)
     page.get_by_label("Your email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password again").fill(PASSWORD)
     page.get_by_role("button", name="Create workspace").click()
 
 
@@ -170,7 +171,9 @@ def test_admin_finds_suspends_and_resumes_acme(browser, server) -> None:
         screenshot(admin, "08-admin-tenants")
 
         admin.get_by_role("link", name="acme", exact=True).click()
-        admin.get_by_role("button", name="Suspend").click()
+        admin.get_by_role("link", name="Suspend…").click()  # the confirmation step
+        admin.get_by_label(re.compile("Reason")).fill("Payment overdue since March")
+        admin.get_by_role("button", name="Suspend acme").click()
         expect(admin.locator(".badge.suspended").first).to_be_visible()
         screenshot(admin, "09-admin-tenant")
 
@@ -183,6 +186,7 @@ def test_admin_finds_suspends_and_resumes_acme(browser, server) -> None:
             response = visitor.goto(server.url("acme", "/login"))
         assert response.status == 403
         expect(visitor.locator("body")).to_contain_text("suspended")
+        expect(visitor.locator("body")).to_contain_text("Reason: Payment overdue since March.")
         screenshot(visitor, "10-suspended")
 
         admin.get_by_role("button", name="Resume").click()
