@@ -54,4 +54,6 @@ app = TenantApp(
     add_user=accounts.add_user,
     # The accounts' nightly upkeep (and its Background jobs page) come with accounts.
     jobs=accounts.JOBS,
+    # The owner's "Download all data": the accounts' people (no secrets) and the entries.
+    export={**accounts.EXPORT, "entries": ("id", "text", "created_at")},
 )

@@ -44,6 +44,7 @@ from tenants.contract import NewOwner, NewUser, SignInHandoff, TenantServices
 from tenants.web.colors import readable_accent
 
 __all__ = [
+    "EXPORT",
     "JOBS",
     "MODELS",
     "NAV",
@@ -56,6 +57,10 @@ __all__ = [
 
 #: The accounts' tables, for the product's ``metadata_of(*accounts.MODELS, ...)``.
 MODELS: tuple[type, ...] = (User, UserSession, UsedLoginToken)
+#: What a customer's "Download all data" includes of the accounts' tables
+#: (``TenantApp.export``): people, not their password hashes; no session tokens or spent
+#: sign-in tokens (credentials, not data). The operator's backup keeps everything.
+EXPORT: dict[str, tuple[str, ...]] = {"users": ("id", "email", "name", "role", "created_at")}
 #: The accounts' background jobs, for the product's ``TenantApp(jobs=(*accounts.JOBS, ...))``.
 JOBS = (upkeep.purge_spent_login_tokens,)
 #: The accounts' own navigation links (after the product's).
