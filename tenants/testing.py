@@ -89,12 +89,20 @@ def reset_postgres(url: str) -> None:
         for table in RegistryBase.metadata.sorted_tables
         if table.name != RegistryClock.__tablename__
     )
-    with engine.begin() as connection:
-        schemas = connection.execute(
-            sa.text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%'")
-        ).scalars()
-        for schema in schemas:
+    with engine.connect() as connection:
+        schemas = (
+            connection.execute(
+                sa.text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%'")
+            )
+            .scalars()
+            .all()
+        )
+    # One transaction per schema: a DROP ... CASCADE takes a lock per table and index, and
+    # hundreds of schemas in one transaction exceed the server's lock table.
+    for schema in schemas:
+        with engine.begin() as connection:
             connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+    with engine.begin() as connection:
         connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
         connection.exec_driver_sql("UPDATE registry_clock SET generation = 0")
     engine.dispose()
