@@ -192,6 +192,7 @@ def test_jobs_migrate_every_tenant_in_worker_processes_and_fill_the_ledger(
     assert len(runs(platform)) == 1  # nothing pending: no run is even recorded
 
 
+@pytest.mark.slow  # its migrations sleep, so that the workers overlap for sure
 @pytest.mark.postgres
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 def test_jobs_never_exceed_a_databases_pool_budget(
