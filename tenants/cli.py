@@ -547,6 +547,7 @@ def tenants_migrate(
         todo = ledger.todo(session, run, limit=canary)
     if unfinished is not None:
         up_to_date = counts.live - counts.behind
+    runner.refresh_catalog_statistics(platform, todo)
     the_plan = runner.plan(platform, todo, jobs)
     if jobs > 1:
         budgets = ", ".join(f"{name} {budget}" for name, budget in the_plan.budgets.items())

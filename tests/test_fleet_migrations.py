@@ -192,6 +192,7 @@ def test_jobs_migrate_every_tenant_in_worker_processes_and_fill_the_ledger(
     assert len(runs(platform)) == 1  # nothing pending: no run is even recorded
 
 
+@pytest.mark.slow  # its migrations sleep, so that the workers overlap for sure
 @pytest.mark.postgres
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 def test_jobs_never_exceed_a_databases_pool_budget(
@@ -493,3 +494,29 @@ def test_admin_migrations_page_shows_runs_and_tenants_behind_or_failed(
     behind = html.split(f'id="tenant-{ids[2]}"')[1].split("</tr>")[0]
     assert "fleet-2" in behind and "notes" in behind and f"(run {run.id})" in behind
     assert f'id="tenant-{ids[0]}"' not in html
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_a_big_run_refreshes_the_catalog_statistics_first(
+    platform, create_tenant, deploy, monkeypatch
+) -> None:
+    from tenants.fleet import runner
+
+    make_tenants(create_tenant, 2)
+    deploy(platform)
+    monkeypatch.setattr(runner, "ANALYZE_FROM", 2)  # "big": two tenants of one database
+    last = sa.text(
+        "SELECT last_analyze FROM pg_stat_all_tables "
+        "WHERE schemaname = 'pg_catalog' AND relname = 'pg_class'"
+    )
+    with platform.engine.connect() as connection:
+        before = connection.execute(last).scalar()
+    time.sleep(0.01)
+
+    assert invoke(platform).exit_code == 0
+
+    with platform.engine.connect() as connection:
+        connection.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+        after = connection.execute(last).scalar()
+    assert after is not None and (before is None or after > before)

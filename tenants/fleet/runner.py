@@ -76,6 +76,34 @@ def free_connections(engine: Engine) -> int:
         return int(connection.execute(_FREE_CONNECTIONS).scalar_one())
 
 
+#: From this many tenants of one database on, a run refreshes its catalog statistics.
+ANALYZE_FROM = 200
+
+
+def refresh_catalog_statistics(platform: Platform, jobs: Sequence[Job]) -> None:
+    """``ANALYZE pg_class, pg_namespace`` on each PostgreSQL database a big run touches.
+
+    Alembic asks, for every tenant, whether ``tenant_N.alembic_version`` exists: a join
+    of ``pg_class`` and ``pg_namespace``. If the statistics of ``pg_class`` predate most
+    tenant schemas (a fleet created in a burst, before autovacuum caught up), PostgreSQL
+    expects one ``alembic_version`` row where there is one per tenant, reads all of them
+    for each tenant, and a run costs the square of the fleet: measured 30-65 ms per
+    tenant at 10,000 schemas, 0.03 ms after the ANALYZE. It takes about 0.2 s. A role
+    that does not own the database gets a warning from the server and no refresh.
+    """
+    storage = platform.storage
+    if not isinstance(storage, PostgresStorage):
+        return
+    counts: dict[str, int] = {}
+    for job in jobs:
+        counts[job.database] = counts.get(job.database, 0) + 1
+    for name, count in counts.items():
+        engine = storage.databases.get(name)
+        if engine is not None and count >= ANALYZE_FROM:
+            with engine.begin() as connection:
+                connection.exec_driver_sql("ANALYZE pg_catalog.pg_class, pg_catalog.pg_namespace")
+
+
 @dataclass(frozen=True)
 class Plan:
     workers: int

@@ -10,7 +10,7 @@ How each figure is taken:
   then a copy of the tenant history with one more revision (``ADD COLUMN`` with a
   default, ``CREATE INDEX``) is deployed and the CLI runs in this process with
   ``--jobs 2`` (two spawned workers, one per core). Every tenant is checked afterwards.
-  ``--quick`` builds 200 tenants and scales the time to 10,000 (linearly).
+  ``--quick`` builds 100 tenants and scales the time to 10,000 (linearly).
 - **Nothing pending**: ``tenants migrate`` (platform migrations check included) over a
   registry whose every row is at the head, median of 3 runs. With ``--fleet N`` on N
   registry rows without storage (inserted by ``generate_series``); otherwise on the
@@ -157,7 +157,7 @@ def migrations_at_size(ctx: Context) -> None:
     if ctx.postgres_missing:
         jobs_figure.note = noop.note = f"skipped: {ctx.postgres_missing}"
         return
-    count = ctx.pick(200, TENANTS)
+    count = ctx.pick(100, TENANTS)
     scale = TENANTS / count
     with postgres_database("migrations") as url, open_platform(url) as platform:
         ctx.log(f"  building {count:,} tenant schemas ...")
