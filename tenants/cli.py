@@ -614,6 +614,32 @@ def tenants_migrate(
         click.get_current_context().exit(1)
 
 
+@tenants_cli.command("directory-rebuild")
+@click.argument("slugs", nargs=-1, metavar="[SLUG]...")
+@friendly_errors
+def tenants_directory_rebuild(slugs: tuple[str, ...]) -> None:
+    """Refill the workspace finder's directory from each tenant's members (all by default).
+
+    Run once after upgrading to the release that added it, and whenever a member change
+    could not reach the platform database (the tenant app logs those).
+    """
+    platform = _platform()
+    query = select(Tenant).where(Tenant.status.in_(["active", "suspended"])).order_by(Tenant.slug)
+    if slugs:
+        query = query.where(Tenant.slug.in_(slugs))
+    with Session(platform.engine) as session:
+        tenants = session.execute(query).scalars().all()
+    total = 0
+    for tenant in tenants:
+        count = platform.rebuild_directory(tenant)
+        if count is None:
+            click.echo(f"{tenant.slug}: skipped (no storage, or the app lists no members)")
+            continue
+        total += count
+        click.echo(f"{tenant.slug}: {count} member(s)")
+    click.echo(f"Directory rebuilt for {len(tenants)} tenant(s), {total} address(es).")
+
+
 @tenants_cli.command("status")
 @friendly_errors
 def tenants_status() -> None:

@@ -15,11 +15,14 @@ declared here:
 - ``describe(connection)`` gives the facts the admin console may show about a tenant;
 - ``jobs`` (optional) lists the background jobs the app declares (``tenants.jobs``):
   the platform's workers run and schedule these, and only these, in its tenants.
+- ``after_signup`` (optional) runs once after a signup made the tenant;
+  ``member_emails`` (optional) lists its members' addresses for the workspace finder.
 
 A tenant app gets what it may use from the platform in one typed object,
 :class:`TenantServices`: its tenant record, its storage engine, its secret key, the
-settings it needs and its background jobs (``services.jobs``). Usage (a complete tenant
-app; ``examples/guestbook`` is a fuller one)::
+settings it needs, its background jobs (``services.jobs``), its outgoing mail
+(``services.mail``) and its entries in the workspace finder (``services.directory``).
+Usage (a complete tenant app; ``examples/guestbook`` is a fuller one)::
 
     from pathlib import Path
 
@@ -88,6 +91,8 @@ if TYPE_CHECKING:
     from tenants.domains import TenantDomains
     from tenants.jobs.catalog import JobDefinition
     from tenants.jobs.tenant_api import TenantJobs
+    from tenants.mail import TenantMail
+    from tenants.registry.directory import TenantDirectory
 
 __all__ = [
     "ContractError",
@@ -116,6 +121,8 @@ class NewOwner:
     email: str
     #: Already hashed by the platform (``TenantServices.hash_password``'s method).
     password_hash: str
+    #: The name they gave at signup (may be empty: apps let people set it later).
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,7 @@ class NewUser:
     email: str
     password_hash: str
     role: str
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -191,7 +199,7 @@ class TenantServices:
     """What a tenant app may use from the platform, for one tenant.
 
     Handed to ``TenantApp.create_app`` (and to ``sign_in``). Platform services (background
-    jobs; later mail) are typed attributes: an app declares what it uses by reading
+    jobs, mail) are typed attributes: an app declares what it uses by reading
     them, and nothing is looked up by a string key.
     """
 
@@ -222,6 +230,11 @@ class TenantServices:
     open_jobs: Callable[[], TenantJobs] | None = field(default=None, repr=False)
     #: Makes this tenant's customer-export service (called at most once per services object).
     open_exports: Callable[[], TenantExports] | None = field(default=None, repr=False)
+    #: Makes this tenant's entries of the platform's member directory (the finder's).
+    open_directory: Callable[[], TenantDirectory] | None = field(default=None, repr=False)
+    #: Links expire after these (``INVITATION_DAYS``, ``PASSWORD_RESET_MINUTES``).
+    invitation_days: int = 7
+    password_reset_minutes: int = 60
     #: Makes this tenant's custom-domain service (called at most once per services object).
     open_domains: Callable[[], TenantDomains] | None = field(default=None, repr=False)
 
@@ -246,6 +259,30 @@ class TenantServices:
         if self.open_engine is None:
             raise ContractError("These services have no storage (built without open_engine).")
         return self.open_engine()
+
+    @cached_property
+    def directory(self) -> TenantDirectory:
+        """The platform's "find my workspaces" index for this tenant: ``add(email)``,
+        ``remove(email)``, ``replace(old, new)``, ``rebuild(emails)``. Keep it current as
+        members join, change address and leave; it stores keyed hashes, never addresses."""
+        if self.open_directory is None:
+            raise ContractError("These services have no member directory.")
+        return self.open_directory()
+
+    @cached_property
+    def mail(self) -> TenantMail:
+        """This tenant's outgoing mail: ``compose(...)`` a message, ``send(envelope)`` it.
+
+        Sending queues the ``mail.send`` job in this tenant (its retries cover an SMTP
+        outage); the message's sender name is the tenant's display name as it is now.
+        """
+        from tenants.mail import TenantMail
+
+        def queue(message: dict[str, str]) -> object:
+            return self.jobs.enqueue("mail.send", message=message)
+
+        # The services are rebuilt when the tenant changes, so this name is current.
+        return TenantMail(self.tenant.display_name, queue)
 
     @cached_property
     def jobs(self) -> TenantJobs:
@@ -339,6 +376,12 @@ class TenantApp:
     #: Workers run, and periodic ones fan out over, only the jobs listed here (besides the
     #: platform's own and ``JOBS_IMPORTS``): a job of another product never runs here.
     jobs: Sequence[JobDefinition] = ()
+    #: Optional: called once after a signup provisioned the tenant (e.g. to queue the new
+    #: owner's email verification). A failure here is logged; the signup still succeeds.
+    after_signup: Callable[[TenantServices, int], None] | None = None
+    #: Optional: every member's email in a tenant's storage, for the platform's workspace
+    #: finder (``tenants directory-rebuild`` fills its directory from it).
+    member_emails: Callable[[Connection], Iterable[str]] | None = None
 
     def __post_init__(self) -> None:
         problems = []

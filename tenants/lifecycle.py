@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session
 
 from tenants.cleanup import drop_purged, drop_storage_of, lease_of, mark_purged, purge_due
 from tenants.contract import NewOwner
+from tenants.keys import derive_directory_key
 from tenants.plans import DEFAULT_PLAN, UnknownPlan, validate_plan
+from tenants.registry import directory, service
 from tenants.registry import domains as registry_domains
-from tenants.registry import service
 from tenants.registry.models import DEFAULT_DATABASE, AuditEntry, Tenant, TenantStatus, utcnow
 from tenants.registry.record import DISPLAY_NAME_SIZE, SUSPENSION_REASON_SIZE
 from tenants.registry.service import SlugTaken, TenantNotFound
@@ -79,6 +80,12 @@ class NewTenant:
     owner_email: str
     owner_password: str
     plan: str = DEFAULT_PLAN
+    #: The owner's name as they want the team to see it (optional; the account page sets it).
+    owner_name: str = ""
+
+
+#: The longest person's name signup accepts (the accounts' ``users.name`` column holds it).
+OWNER_NAME_SIZE = 120
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,10 @@ def validate_new_tenant(request: NewTenant) -> NewTenant:
         plan = validate_plan(request.plan)
     except UnknownPlan as error:
         raise InvalidSignup("plan", str(error)) from None
-    return NewTenant(slug, name, email, request.owner_password, plan)
+    owner_name = " ".join(request.owner_name.split())
+    if len(owner_name) > OWNER_NAME_SIZE:
+        raise InvalidSignup("owner_name", f"A name has at most {OWNER_NAME_SIZE} characters.")
+    return NewTenant(slug, name, email, request.owner_password, plan, owner_name)
 
 
 def provision_tenant(
@@ -145,7 +155,9 @@ def provision_tenant(
     for stale_id in replaced:
         # The dead claim's partial file or schema goes now; `tenants cleanup` retries.
         drop_storage_of(platform, stale_id)
-    owner = NewOwner(email=request.owner_email, password_hash=password_hash)
+    owner = NewOwner(
+        email=request.owner_email, password_hash=password_hash, name=request.owner_name
+    )
     owner_ids: list[int] = []
 
     def add_owner(tenant_session: Session) -> None:
@@ -164,6 +176,14 @@ def provision_tenant(
             row.storage_revision = revision
             service.set_status(session, row, TenantStatus.ACTIVE)
             service.audit(session, actor, "tenant.create", row, slug=row.slug)
+            # The owner is the first entry of the workspace finder's directory (a keyed
+            # hash, never the address): in the same transaction that makes it active.
+            directory.add_member(
+                session,
+                derive_directory_key(platform.settings.secret_key),
+                tenant_id,
+                request.owner_email,
+            )
 
         service.write(platform.engine, activate)
     except BaseException:

@@ -99,10 +99,19 @@ def test_owner_downloads_all_data_without_secrets(platform, client, tenant_clien
         assert manifest["kind"] == "export" and manifest["tenant"]["slug"] == "acme"
         assert manifest["schema_revision"] == tenant.storage_revision
         assert set(manifest["tables"]) == {"users", "notes"}
+        # Credentials and sign-in state stay out: hashes, TOTP secrets, tokens, invitations.
         assert manifest["omitted"] == {
+            "invitations": ["*"],
+            "recovery_codes": ["*"],
             "used_login_tokens": ["*"],
             "user_sessions": ["*"],
-            "users": ["password_hash"],
+            "users": [
+                "email_verified_at",
+                "password_hash",
+                "pending_email",
+                "totp_last_step",
+                "totp_secret",
+            ],
         }
         for name, entry in manifest["tables"].items():
             data = zf.read(f"tables/{name}.jsonl")

@@ -53,14 +53,27 @@ def valid_accent(value: object) -> str:
 def edit() -> Any:
     config = current_app.config
     form = WorkspaceSettingsForm(
-        data={"display_name": config["TENANT_NAME"], "accent": config["TENANT_ACCENT"]}
+        data={
+            "display_name": config["TENANT_NAME"],
+            "accent": config["TENANT_ACCENT"],
+            "require_2fa": bool(config.get("TENANT_SETTINGS", {}).get("require_2fa")),
+        }
     )
+    if form.validate_on_submit() and form.require_2fa.data and not current_user.has_two_factor:
+        form.require_2fa.errors.append(
+            "Set up two-factor sign-in for yourself first (your Account page), "
+            "so you keep your own way in."
+        )
+        return _page(form), 409
     if form.validate_on_submit():
         try:
             tenant = tenant_services().update_tenant(
                 actor=current_user.email,
                 display_name=form.display_name.data,
-                settings={"accent": form.accent.data.lower()},
+                settings={
+                    "accent": form.accent.data.lower(),
+                    "require_2fa": bool(form.require_2fa.data),
+                },
             )
         except LookupError:
             abort(404, "This workspace no longer exists.")
@@ -76,11 +89,13 @@ def edit() -> Any:
             flash("Workspace settings saved.")
         return redirect(url_for("settings.edit"))
     status = 422 if request.method == "POST" else 200
-    return (
-        render_template(
-            "accounts/settings.html", form=form, exports=_exports_view(), troubled=_troubled()
-        ),
-        status,
+    return _page(form), status
+
+
+def _page(form: WorkspaceSettingsForm) -> str:
+    """The settings page with everything it shows besides the form."""
+    return render_template(
+        "accounts/settings.html", form=form, exports=_exports_view(), troubled=_troubled()
     )
 
 

@@ -48,6 +48,7 @@ from tenants.console.admin_forms import (
     SuspendForm,
     TenantSearchForm,
 )
+from tenants.console.admin_twofactor import init_admin_twofactor
 from tenants.console.extensions import platform_of, registry_db
 from tenants.plans import UnknownPlan
 from tenants.registry.models import LIVE_STATUSES, AuditEntry, Tenant
@@ -72,6 +73,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 def init_admin(app: Flask) -> None:
     """Add the admin console (log-in, throttle, pages) to the platform's console ``app``."""
     init_admin_auth(app)
+    init_admin_twofactor(app)
     app.register_blueprint(bp)
     app.register_blueprint(admin_account.bp)
     app.register_blueprint(admin_admins.bp)

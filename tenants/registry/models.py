@@ -46,6 +46,7 @@ __all__ = [
     "LIVE_STATUSES",
     "SLUG_HOLDING_STATUSES",
     "AuditEntry",
+    "MemberDirectoryEntry",
     "MigrationRun",
     "MigrationRunTenant",
     "PlatformAdmin",
@@ -235,6 +236,31 @@ class PlatformAdmin(RegistryBase):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
     password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: Two-factor sign-in: the TOTP secret (base32) once enrolled, and the last time step
+    #: accepted (a code never works twice).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    #: Hashes of the unused recovery codes (each works once, then leaves the list).
+    recovery_codes: Mapped[list[str] | None] = mapped_column(JSON)
+
+
+class MemberDirectoryEntry(RegistryBase):
+    """ "This email is a member of this tenant", as a keyed hash: the workspace finder's index.
+
+    The platform never stores tenants' member addresses in clear: ``email_hash`` is an
+    HMAC-SHA256 of the lower-cased address under a key derived from ``SECRET_KEY``, so
+    the table alone (a backup, a leaked dump) neither lists addresses nor lets anyone
+    confirm a guess without the key. Tenant apps keep it current through
+    ``services.directory`` as members join, leave and change address.
+    """
+
+    __tablename__ = "member_directory"
+
+    email_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
