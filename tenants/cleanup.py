@@ -177,8 +177,7 @@ def drop_purged(platform: Platform, tenant_id: int) -> None:
         platform.storage.drop(tenant_id)
     except Exception:
         log.exception(
-            "Could not drop the storage of purged tenant %s; "
-            "'flask --app tenants.wsgi tenants cleanup' retries.",
+            "Could not drop the storage of purged tenant %s; 'tenants cleanup' retries.",
             tenant_id,
         )
     platform.storage.forget(tenant_id)

@@ -235,7 +235,7 @@ def tenants_delete(slug: str, yes: bool) -> None:
         return
     click.echo(
         f"Deleted {tenant.slug}: offline now, purged after {tenant.purge_after:%Y-%m-%d %H:%M} "
-        f"UTC; 'flask --app tenants.wsgi tenants undelete {tenant.slug}' restores it until then."
+        f"UTC; 'tenants undelete {tenant.slug}' restores it until then."
     )
 
 

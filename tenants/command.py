@@ -54,9 +54,10 @@ cli = TenantsCommand(
     # ``tenants-dev`` (bash scripts/dev.sh) is the development server.
     add_default_commands=False,
     help=(
-        "Manage the platform: tenants (create, list, suspend, resume, delete, migrate, "
-        "status, cleanup, revision), platform admins (admin), the platform database (db) "
-        "and background jobs (jobs)."
+        "Manage the platform: tenants (create, list, suspend, resume, delete, undelete, "
+        "purge, read-only, migrate, status, cleanup, revision), their data (backup, "
+        "restore, clone, move), platform admins (admin), the platform database (db) and "
+        "background jobs (jobs)."
     ),
 )
 cli.add_command(shell_command)

@@ -67,7 +67,7 @@ class TenantDeleted(TenantNotFound):
             self,
             f"Tenant “{slug}” is deleted; until it is purged"
             + (f" ({purge_after:%Y-%m-%d %H:%M} UTC)" if purge_after else "")
-            + f" 'flask --app tenants.wsgi tenants undelete {slug}' restores it.",
+            + f" 'tenants undelete {slug}' restores it.",
         )
         self.slug = slug
         self.purge_after = purge_after
