@@ -47,6 +47,7 @@ def tenants(tmp_path: Path, *args: str, **changes: str | None) -> subprocess.Com
     )
 
 
+@pytest.mark.slow  # eight CLI processes
 def test_works_without_a_key_on_the_embedded_database_and_prints_the_dev_port(
     tmp_path: Path,
 ) -> None:
