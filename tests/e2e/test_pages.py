@@ -263,3 +263,30 @@ def test_suspension_asks_for_a_reason_that_members_see(browser, server, width) -
             visitor.close()
     finally:
         context.close()
+
+
+def test_admins_page_adds_and_removes_an_admin(browser, server, width) -> None:
+    email = f"second-{width}@platform.test"
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    try:
+        admin = context.new_page()
+        admin.goto(server.url(None, "/admin/login"))
+        log_in(admin, admin.url, *ADMIN)
+        expect(admin.get_by_role("heading", name="Tenants")).to_be_visible()
+        open_nav(admin, "Admins")
+        expect(admin.get_by_role("heading", name="Admins")).to_be_visible()
+        check_accessible(admin)
+        admin.get_by_label("Email").fill(email)
+        admin.get_by_label("Password").fill("a second long password")
+        admin.get_by_role("button", name="Add admin").click()
+        expect(admin.locator(".flash")).to_contain_text(f"Added {email}")
+        no_sideways_scroll(admin)
+        admin.locator("tr", has_text=email).get_by_role("link", name="Remove…").click()
+        expect(admin.get_by_role("heading", level=1)).to_contain_text(email)
+        no_sideways_scroll(admin)
+        admin.get_by_role("button", name="Remove admin").click()
+        expect(admin.locator(".flash")).to_contain_text(f"Removed {email}")
+        expect(admin.locator("tbody tr", has_text=email)).to_have_count(0)
+        expect(admin.locator("main")).to_contain_text("removed")  # the Changes list
+    finally:
+        context.close()
