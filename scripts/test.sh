@@ -8,12 +8,14 @@ bash scripts/setup.sh
 
 # System tools the tests drive for real: Chromium (browser tests), nginx (its own
 # config check), wrk (the benchmark's load generator), PgBouncer (the platform behind a
-# transaction-mode pooler). Debian packages, root only.
+# transaction-mode pooler), Caddy (HTTPS on demand for custom domains). Debian packages,
+# root only.
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v wrk >/dev/null || missing+=(wrk)
 command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
+command -v caddy >/dev/null || missing+=(caddy)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
@@ -29,8 +31,15 @@ export REQUIRE_POSTGRES=1
 .venv/bin/ruff format --check .
 # The layers (pyproject.toml [tool.importlinter]): no tenant app in the kernel, no cycles.
 .venv/bin/lint-imports
-.venv/bin/python -m pytest "$@"
-# Once more with asserts stripped, as `python -O` runs in production: nothing may rely on them.
-if [ $# -eq 0 ]; then
-  .venv/bin/python -O -m pytest -q -p no:cacheprovider
+if [ $# -gt 0 ]; then
+  # Arguments: run just what was asked, e.g. `bash scripts/test.sh tests/test_dispatch.py`.
+  exec .venv/bin/python -m pytest "$@"
 fi
+# The fast tests on two processes (pytest-xdist; each process makes its own PostgreSQL
+# database), then once more with asserts stripped, as `python -O` runs in production:
+# nothing may rely on them.
+.venv/bin/python -m pytest -m "not slow" -n 2
+.venv/bin/python -O -m pytest -q -p no:cacheprovider -m "not slow" -n 2
+# The slow tests (real gunicorn, PgBouncer, Chromium, the benchmark's smoke run) once, one
+# at a time: they measure and load the machine themselves.
+.venv/bin/python -m pytest -m slow

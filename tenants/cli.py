@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -28,14 +27,13 @@ from tenants.admins import (
     set_admin_password,
 )
 from tenants.console.extensions import platform_of
+from tenants.fleet import ledger, runner, worker
 from tenants.jobs.cli import jobs_cli  # also puts the job tables in RegistryBase.metadata
 from tenants.plans import DEFAULT_PLAN, PLAN_NAMES, UnknownPlan
-from tenants.registry import service
 from tenants.registry.models import (
     SLUG_HOLDING_STATUSES,
     RegistryBase,
     Tenant,
-    TenantStatus,
 )
 from tenants.storage import migrations
 from tenants.storage.revisions import InvalidRevision, new_revision
@@ -200,8 +198,7 @@ def tenants_list(show_all: bool) -> None:
         database = f"{tenant.database:<12} " if several else ""
         click.echo(
             f"{tenant.slug:<{slug_width}}  {tenant.status:<12} {tenant.plan:<10} {database}"
-            f"{tenant.storage_revision or '-':<{revision_width}}  "
-            f"{platform.settings.url_for_tenant(tenant.slug)}"
+            f"{tenant.storage_revision or '-':<{revision_width}}  {platform.tenant_url(tenant)}"
         )
 
 
@@ -295,15 +292,11 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(tenants_cli)
 
 
-def _elapsed(started: float) -> str:
-    return f"{(time.perf_counter() - started) * 1000:.0f} ms"
-
-
 # -- fleet operations: migrate, status, cleanup ----------------------------------------
 
 #: Tenants whose storage the fleet commands migrate and check (provisioning ones get the
 #: head revision when they are created; failed and deleted ones have no storage).
-MIGRATED_STATUSES = (str(TenantStatus.ACTIVE), str(TenantStatus.SUSPENDED))
+MIGRATED_STATUSES = ledger.MIGRATED_STATUSES
 
 
 @dataclass(frozen=True)
@@ -314,127 +307,188 @@ class _FleetTenant:
     storage_revision: str | None
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    slug: str
-    result: str
-    elapsed: str
-    detail: str
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 def _head() -> str:
     return migrations.head_revision(_platform().tenant_app.migrations)
 
 
-def _fleet(platform: Platform, slugs: Sequence[str]) -> list[_FleetTenant]:
-    """The tenants to migrate, from one registry query: all active and suspended, or SLUGS."""
+def _named(platform: Platform, slugs: Sequence[str]) -> list[_FleetTenant]:
+    """The tenants SLUGS name, from one registry query; unknown or provisioning ones refused."""
     columns = (Tenant.id, Tenant.slug, Tenant.status, Tenant.storage_revision)
-    if not slugs:
-        query = select(*columns).where(Tenant.status.in_(MIGRATED_STATUSES))
-    else:
-        holding = [str(status) for status in SLUG_HOLDING_STATUSES]
-        wanted = {slug.strip().lower() for slug in slugs}
-        query = select(*columns).where(
-            func.lower(Tenant.slug).in_(wanted), Tenant.status.in_(holding)
-        )
+    holding = [str(status) for status in SLUG_HOLDING_STATUSES]
+    wanted = {slug.strip().lower() for slug in slugs}
+    query = select(*columns).where(func.lower(Tenant.slug).in_(wanted), Tenant.status.in_(holding))
     with Session(platform.engine) as session:
         tenants = [_FleetTenant(*row) for row in session.execute(query.order_by(Tenant.slug))]
-    if slugs:
-        found = {tenant.slug.lower() for tenant in tenants}
-        unknown = sorted(wanted - found)
-        if unknown:
-            names = ", ".join(f"“{slug}”" for slug in unknown)
-            raise click.ClickException(f"No tenant {names}; 'tenants list' shows the tenants.")
-        for tenant in tenants:
-            if tenant.status not in MIGRATED_STATUSES:
-                raise click.ClickException(
-                    f"Tenant “{tenant.slug}” is still being provisioned; it is created at the "
-                    "head revision, so it needs no migration."
-                )
+    found = {tenant.slug.lower() for tenant in tenants}
+    unknown = sorted(wanted - found)
+    if unknown:
+        names = ", ".join(f"“{slug}”" for slug in unknown)
+        raise click.ClickException(f"No tenant {names}; 'tenants list' shows the tenants.")
+    for tenant in tenants:
+        if tenant.status not in MIGRATED_STATUSES:
+            raise click.ClickException(
+                f"Tenant “{tenant.slug}” is still being provisioned; it is created at the "
+                "head revision, so it needs no migration."
+            )
     return tenants
 
 
-def _record_revision(platform: Platform, tenant_id: int, revision: str | None) -> None:
-    with Session(platform.engine) as session:
-        row = session.get(Tenant, tenant_id)
-        if row is not None:
-            row.storage_revision = revision
-            service.touch(session, row)
-            session.commit()
-
-
-def _migrate_one(platform: Platform, tenant: _FleetTenant) -> _Outcome:
-    started = time.perf_counter()
-    before = tenant.storage_revision or "none"
-    try:
-        if not platform.storage.exists(tenant.id):
-            # Never migrate missing storage: on SQLite that would build an empty tenant.
-            raise FileNotFoundError(
-                f"its storage {platform.storage.location(tenant.id)} is missing; "
-                "restore it, or delete the tenant"
-            )
-        revision = platform.storage.migrate(tenant.id)
-    except Exception as error:
-        return _Outcome(tenant.slug, "failed", _elapsed(started), _first_line(error))
-    try:
-        _record_revision(platform, tenant.id, revision)
-    except Exception as error:
-        return _Outcome(
-            tenant.slug,
-            "failed",
-            _elapsed(started),
-            f"migrated to {revision}, but the registry could not record it "
-            f"({_first_line(error)}); run migrate again",
-        )
-    return _Outcome(tenant.slug, "upgraded", _elapsed(started), f"{before} → {revision}")
+def _print_results(results: Sequence[worker.Result]) -> None:
+    width = max(len("SLUG"), *(len(result.slug) for result in results))
+    click.echo(f"{'SLUG':<{width}}  {'RESULT':<8}  {'TIME':>8}  DETAIL")
+    for result in results:
+        if result.state == worker.DONE:
+            outcome = "upgraded"
+            detail = f"{result.from_revision or 'none'} → {result.to_revision}"
+        else:
+            outcome, detail = result.state, result.error or ""
+        click.echo(f"{result.slug:<{width}}  {outcome:<8}  {result.duration_ms:>5} ms  {detail}")
 
 
 @tenants_cli.command("migrate")
 @click.argument("slugs", nargs=-1, metavar="[SLUG]...")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1, max=256),
+    default=1,
+    show_default=True,
+    help="Worker processes; no database gets more at once than its connection budget.",
+)
+@click.option(
+    "--canary",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Migrate this many tenants, then stop for a look; run migrate again to go on.",
+)
+@click.option(
+    "--fail-fast/--keep-going",
+    default=False,
+    show_default=True,
+    help="Stop at the first failed tenant, or go on past failures.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Only continue the unfinished run (an error if there is none).",
+)
 @friendly_errors
-def tenants_migrate(slugs: tuple[str, ...]) -> None:
-    """Apply pending tenant migrations to all active and suspended tenants, or to SLUG...
+def tenants_migrate(
+    slugs: tuple[str, ...], jobs: int, canary: int | None, fail_fast: bool, resume: bool
+) -> None:
+    """Apply pending migrations: the platform's first, then every tenant's (or SLUG...'s).
 
+    Each run is recorded in a ledger in the platform database; a run that was killed, or
+    stopped by --canary or --fail-fast, is continued by the next 'tenants migrate'.
     A tenant whose recorded revision is the head is skipped without opening its storage.
-    A failing tenant is reported and the others go on; the exit status is 1 if any failed.
+    The exit status is 1 if any tenant failed or was busy (another run was migrating it).
     """
     platform = _platform()
+    if resume and slugs:
+        raise click.ClickException("--resume continues the unfinished fleet run; name no SLUG.")
+    # Platform migrations first and alone: the ledger itself may be what they add.
+    with platform.engine.begin() as connection:
+        migrations.upgrade(migrations.PLATFORM_SCRIPTS, connection)
     head = _head()
-    tenants = _fleet(platform, slugs)
-    pending = [tenant for tenant in tenants if tenant.storage_revision != head]
-    up_to_date = len(tenants) - len(pending)
-    if not pending:
-        click.echo(f"All {len(tenants)} tenants are at {head}; nothing to migrate.")
-        return
-    outcomes: list[_Outcome] = []
+    named = _named(platform, slugs) if slugs else None
+    mode = "fail-fast" if fail_fast else "keep-going"
+    with Session(platform.engine, expire_on_commit=False) as session:
+        counts = ledger.count_fleet(session, head)
+        unfinished = None if named is not None else ledger.unfinished_run(session)
+        if unfinished is not None and unfinished.target_revision != head:
+            click.echo(
+                f"Run {unfinished.id} to {unfinished.target_revision} was not finished; "
+                f"the head is now {head}, so a new run replaces it."
+            )
+            ledger.abandon(session, unfinished)
+            session.commit()
+            unfinished = None
+        if resume and unfinished is None:
+            raise click.ClickException(
+                "There is no unfinished migration run to resume; "
+                "'tenants migrate' starts one."
+            )
+        if unfinished is not None:
+            run = unfinished
+            click.echo(f"Resuming run {run.id} ({run.total} tenants, to {head}).")
+            ledger.close_run(session, run.id, ledger.RunState.RUNNING)
+        else:
+            if named is not None:
+                pending_ids = [t.id for t in named if t.storage_revision != head]
+                total, up_to_date = len(named), len(named) - len(pending_ids)
+            else:
+                pending_ids, total, up_to_date = None, counts.live, counts.live - counts.behind
+                if counts.behind == 0:
+                    click.echo(f"All {total} tenants are at {head}; nothing to migrate.")
+                    return
+            if pending_ids == []:
+                click.echo(f"All {total} tenants are at {head}; nothing to migrate.")
+                return
+            run = ledger.start_run(session, head, jobs=jobs, mode=mode, tenant_ids=pending_ids)
+        session.commit()
+        todo = ledger.todo(session, run, limit=canary)
+    if unfinished is not None:
+        up_to_date = counts.live - counts.behind
+    the_plan = runner.plan(platform, todo, jobs)
+    if jobs > 1:
+        budgets = ", ".join(f"{name} {budget}" for name, budget in the_plan.budgets.items())
+        click.echo(
+            f"Run {run.id}: {the_plan.workers} worker processes (connection budget per "
+            f"database: {budgets}).",
+            err=True,
+        )
+    results: list[worker.Result] = []
     with click.progressbar(
-        pending,
-        label=f"Migrating {len(pending)} tenants to {head}",
-        item_show_func=lambda tenant: tenant.slug if tenant else None,
+        length=len(todo),
+        label=f"Migrating {len(todo)} tenants to {head}",
         # On stderr, so the summary on stdout can be piped or saved alone.
         file=sys.stderr,
     ) as bar:
-        for tenant in bar:
-            outcomes.append(_migrate_one(platform, tenant))
+
+        def progress(batch: list[worker.Result]) -> None:
+            results.extend(batch)
+            bar.update(len(batch))
+
+        stopped = runner.execute(
+            platform, run.id, todo, the_plan, fail_fast=fail_fast, on_results=progress
+        )
     platform.registry.invalidate()
 
-    width = max(len("SLUG"), *(len(outcome.slug) for outcome in outcomes))
-    click.echo(f"{'SLUG':<{width}}  {'RESULT':<8}  {'TIME':>8}  DETAIL")
-    for outcome in outcomes:
-        click.echo(
-            f"{outcome.slug:<{width}}  {outcome.result:<8}  {outcome.elapsed:>8}  {outcome.detail}"
-        )
-    failed = sum(outcome.result == "failed" for outcome in outcomes)
+    with Session(platform.engine) as session:
+        left = ledger.todo(session, run, limit=1)
+        failed = sum(result.state == worker.FAILED for result in results)
+        busy = sum(result.state == worker.BUSY for result in results)
+        if not left:
+            state = ledger.RunState.FINISHED
+        elif stopped or (canary is not None and not failed and not busy):
+            state = ledger.RunState.STOPPED
+        else:
+            state = ledger.RunState.FAILED
+        ledger.close_run(session, run.id, state)
+        session.commit()
+
+    if results:
+        _print_results(sorted(results, key=lambda result: result.slug))
+    upgraded = len(results) - failed - busy
+    busy_text = f", busy {busy}" if busy else ""
     click.echo(
-        f"Upgraded {len(outcomes) - failed}, failed {failed}, up to date {up_to_date} "
-        f"(head {head})."
+        f"Upgraded {upgraded}, failed {failed}, up to date {up_to_date}{busy_text} "
+        f"(head {head}; run {run.id} {state})."
     )
-    if failed:
+    if state == ledger.RunState.STOPPED and not stopped:
+        click.echo(
+            f"Canary: {len(results)} tenants migrated; look at them, then run "
+            "'tenants migrate' to go on with the others."
+        )
+    if stopped == runner.FAIL_FAST:
+        click.echo("Stopped at the first failure (--fail-fast).", err=True)
+    elif stopped == runner.WORKER_DIED:
+        click.echo(
+            "A worker process ended mid-run (killed, or out of memory); the tenants it had "
+            "are marked failed and the others were not started.",
+            err=True,
+        )
+    if failed or busy:
         click.echo(
             "Fix the failed tenants and run 'tenants migrate' again.",
             err=True,
@@ -456,7 +510,13 @@ def tenants_status() -> None:
             .where(Tenant.status.in_(MIGRATED_STATUSES))
             .order_by(Tenant.slug)
         ).all()
+        unfinished = ledger.unfinished_run(session)
     behind = [row for row in rows if row.storage_revision != head]
+    if unfinished is not None:
+        click.echo(
+            f"Run {unfinished.id} to {unfinished.target_revision} is {unfinished.state}: "
+            "'tenants migrate' goes on with it."
+        )
     if not behind:
         click.echo(f"All {len(rows)} tenants are at {head}.")
         return

@@ -84,6 +84,7 @@ from tenants.sessions import SessionLifetimes
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
+    from tenants.domains import TenantDomains
     from tenants.jobs.catalog import JobDefinition
     from tenants.jobs.tenant_api import TenantJobs
 
@@ -189,6 +190,8 @@ class TenantServices:
     write_tenant: Callable[..., TenantRecord] | None = field(default=None, repr=False)
     #: Makes this tenant's job service (called at most once per services object).
     open_jobs: Callable[[], TenantJobs] | None = field(default=None, repr=False)
+    #: Makes this tenant's custom-domain service (called at most once per services object).
+    open_domains: Callable[[], TenantDomains] | None = field(default=None, repr=False)
 
     @property
     def url_scheme(self) -> str:
@@ -222,6 +225,14 @@ class TenantServices:
         if self.open_jobs is None:
             raise ContractError("These services have no job queue (built without open_jobs).")
         return self.open_jobs()
+
+    @cached_property
+    def domains(self) -> TenantDomains:
+        """This tenant's custom domains: ``list()``, ``add(raw, actor=)``, ``check(id, actor=)``,
+        ``remove``, ``set_primary`` (see ``tenants.domains``); bad input raises DomainError."""
+        if self.open_domains is None:
+            raise ContractError("These services have no custom domains (built without them).")
+        return self.open_domains()
 
     def close(self) -> None:
         """Release the engine, if one was made (the platform calls this on eviction)."""

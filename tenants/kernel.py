@@ -37,6 +37,8 @@ from tenants.dispatch.pages import not_found_page, suspended_page
 from tenants.dispatch.path import PathDispatcher
 from tenants.dispatch.resolver import TenantResolver
 from tenants.dispatch.subdomain import SubdomainDispatcher
+from tenants.dispatch.tlsask import TlsAsk
+from tenants.domains.manager import DomainManager, TenantDomainsService
 from tenants.jobs.runtime import close_runtime, forget_runtime_after_fork, runtime_of
 from tenants.jobs.tenant_api import TenantJobs
 from tenants.keys import derive_tenant_secret
@@ -98,8 +100,16 @@ class Platform:
             on_change=self.tenant_changed,
             on_reset=self.registry_reloaded,
         )
+        #: Custom domains: adding, verifying (dnspython), the tenant's primary address.
+        self.domains = DomainManager(self.engine, settings, on_change=self.registry.invalidate)
         self.resolve = TenantResolver(
-            self.registry.get, self.apps, self.build_tenant_app, suspended=self.suspended_page
+            self.registry.get,
+            self.apps,
+            self.build_tenant_app,
+            lookup_domain=self.registry.for_domain,
+            tenant_host=self.tenant_host,
+            scheme=settings.url_scheme,
+            suspended=self.suspended_page,
         )
         self.console = create_console_app(self)
         register_commands(self.console)
@@ -129,6 +139,8 @@ class Platform:
                 self.resolve,
                 public_scheme=settings.url_scheme,
                 public_port=settings.public_port,
+                custom_domain_app=self.resolve.for_domain,
+                internal={TlsAsk.PATH: TlsAsk(self.registry.for_domain)},
                 not_found=not_found,
             )
         try:
@@ -176,7 +188,7 @@ class Platform:
             secret_key=derive_tenant_secret(settings.secret_key, tenant.id),
             links=PlatformLinks(
                 scheme=settings.url_scheme,
-                tenant_base=settings.host_for(slug) + prefix,
+                tenant_base=self.tenant_host(tenant) + prefix,
                 path_prefix=prefix,
             ),
             debug=settings.debug,
@@ -190,7 +202,23 @@ class Platform:
             read_tenant=read_tenant,
             write_tenant=write_tenant,
             open_jobs=lambda: TenantJobs(tenant, lambda: runtime_of(self)),
+            open_domains=lambda: TenantDomainsService(self.domains, tenant.id),
         )
+
+    def tenant_host(self, tenant: TenantRecord) -> str:
+        """The tenant's primary address (host and public port): its chosen custom domain
+        while that is routable, else its subdomain. Links the platform builds use it."""
+        if tenant.primary_domain and self.settings.tenant_routing == "subdomain":
+            return tenant.primary_domain + (
+                f":{self.settings.public_port}" if self.settings.public_port else ""
+            )
+        return self.settings.host_for(tenant.slug)
+
+    def tenant_url(self, tenant: TenantRecord | Tenant, path: str = "/") -> str:
+        """The absolute URL of ``path`` at the tenant's primary address (CLI, admin console)."""
+        record = tenant if isinstance(tenant, TenantRecord) else TenantRecord.from_row(tenant)
+        prefix = f"/{record.slug}" if self.settings.tenant_routing == "path" else ""
+        return f"{self.settings.url_scheme}://{self.tenant_host(record)}{prefix}{path}"
 
     def build_tenant_app(
         self, tenant: TenantRecord, config: Mapping[str, Any] | None = None

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from tenants.cleanup import drop_storage_of, lease_of
 from tenants.contract import NewOwner
 from tenants.plans import DEFAULT_PLAN, UnknownPlan, validate_plan
+from tenants.registry import domains as registry_domains
 from tenants.registry import service
 from tenants.registry.models import DEFAULT_DATABASE, Tenant, TenantStatus, utcnow
 from tenants.registry.record import DISPLAY_NAME_SIZE, SUSPENSION_REASON_SIZE
@@ -279,6 +280,7 @@ def delete_tenant(platform: Platform, slug: str, *, actor: str = "cli") -> Tenan
                     f"Tenant “{tenant.slug}” is still being provisioned; try again in "
                     f"{left} second{'s' if left != 1 else ''}."
                 )
+        registry_domains.release_all(session, tenant)  # its custom domains are free again
         service.set_status(session, tenant, TenantStatus.DELETED)
         service.audit(session, actor, "tenant.delete", tenant, slug=tenant.slug)
         return tenant

@@ -130,6 +130,16 @@ class Settings:
     #: psycopg then prepares no statements on the server (a pooled server connection may
     #: serve another client next, where the statement does not exist).
     database_pooler: str = "none"
+    #: Custom domains: the DNS server verification asks ("host:port"; "" = the system's).
+    dns_resolver: str = ""
+    #: Hours a verified domain whose TXT record is gone keeps being served (then disabled).
+    domain_grace_hours: float = 72.0
+    #: Minutes between two background checks of one domain.
+    domain_check_minutes: float = 10.0
+    #: How many custom domains a tenant of each plan may add ("free=1 *=5"; * = other plans).
+    domains_per_plan: dict[str, int] = field(default_factory=lambda: {"free": 1, "*": 5})
+    #: What custom domains point at (their CNAME target); "" = the base domain.
+    domain_target: str = ""
     #: DATABASE_URL is unset: the platform runs on the SQLite files under INSTANCE_PATH that
     #: the development server uses (a deployment always names its database).
     embedded_default: bool = False
@@ -202,9 +212,19 @@ class Settings:
             tenant_app=(environ.get("TENANT_APP") or "tenants.workspace:app").strip(),
             request_log=(environ.get("REQUEST_LOG") or "-").strip(),
             database_pooler=pooler,
+            dns_resolver=_dns_resolver(environ.get("DNS_RESOLVER", "")),
+            domain_grace_hours=_float(environ, "DOMAIN_GRACE_HOURS", 72.0),
+            domain_check_minutes=_float(environ, "DOMAIN_CHECK_MINUTES", 10.0),
+            domains_per_plan=_per_plan(environ.get("DOMAINS_PER_PLAN", "")),
+            domain_target=(environ.get("DOMAIN_TARGET") or "").strip().lower().rstrip("."),
             embedded_default=not environ.get("DATABASE_URL"),
             support_email=support_email,
         )
+
+    def domain_limit(self, plan: str) -> int:
+        """How many custom domains a tenant on ``plan`` may have."""
+        limits = self.domains_per_plan
+        return limits.get(plan, limits.get("*", 0))
 
     def hash_password(self, password: str) -> str:
         return generate_password_hash(password, method=self.password_hash_method)
@@ -284,6 +304,41 @@ def secret_key_weakness(key: str) -> str | None:
 
 
 _DATABASE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def _dns_resolver(raw: str) -> str:
+    """``DNS_RESOLVER``: "host" or "host:port" ("[v6]:port" for IPv6), or "" for the system's."""
+    value = raw.strip()
+    if not value:
+        return ""
+    host, port = value, "53"
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else "53"
+    elif value.count(":") == 1:
+        host, port = value.split(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SettingsError(
+            f"DNS_RESOLVER={raw!r} is not host:port; e.g. DNS_RESOLVER=127.0.0.1:53, "
+            "or leave it empty for the system's resolver."
+        )
+    return f"{host}:{port}"
+
+
+def _per_plan(raw: str) -> dict[str, int]:
+    """``DOMAINS_PER_PLAN``: "free=1 pro=5 *=2" (``*``: every other plan)."""
+    if not raw.strip():
+        return {"free": 1, "*": 5}
+    limits: dict[str, int] = {}
+    for item in raw.replace(",", " ").split():
+        plan, sep, count = item.partition("=")
+        if not sep or not plan or not count.isdigit():
+            raise SettingsError(
+                f"DOMAINS_PER_PLAN={raw!r}: {item!r} is not plan=number; "
+                "e.g. DOMAINS_PER_PLAN='free=1 pro=5 *=2'."
+            )
+        limits[plan] = int(count)
+    return limits
 
 
 def _tenant_databases(raw: str, platform_url: str) -> dict[str, str]:

@@ -26,6 +26,7 @@ from tenants.testing import (
     postgres_required,
     reset_postgres,
 )
+from tests.dns_server import dns_server  # noqa: E402,F401 - fixture: a DNS server on loopback
 
 DEFAULT_PG = DEFAULT_POSTGRES_URL
 TEST_SECRET = TEST_SECRET_KEY
@@ -102,3 +103,16 @@ def second_postgres_url(tenants_postgres_url: str) -> Iterator[str]:
     with admin.connect() as connection:
         connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.dispose()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests are ``e2e``; they and real-server tests are ``slow``.
+
+    A ``pytestmark`` in a conftest marks nothing, so the browser tests get their marker here
+    by where they live. CI runs the slow tests once, in their own pass (``.ci/run``).
+    """
+    for item in items:
+        if "tests/e2e/" in item.nodeid:
+            item.add_marker(pytest.mark.e2e)
+        if item.get_closest_marker("server") or item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.slow)

@@ -110,6 +110,7 @@ def test_every_admin_url_refuses_anonymous_users(platform, client, create_tenant
         f"/admin/tenants/{tenant.id}",
         "/admin/tenants/999",
         "/admin/jobs/",
+        "/admin/migrations/",
         "/admin/account/",
         "/admin/admins/",
         "/admin/admins/1/password",

@@ -315,9 +315,14 @@ def test_compose_starts_each_service_once_what_it_needs_is_healthy(
 
 def test_compose_publishes_only_the_proxy(compose: dict[str, Any]) -> None:
     published = {name for name, service in compose["services"].items() if "ports" in service}
-    assert published == {"proxy"}
+    assert published == {"proxy", "caddy"}
     [port] = compose["services"]["proxy"]["ports"]
     assert port.endswith(":80")
+    # Caddy (HTTPS, custom domains) only runs with `--profile tls`.
+    caddy = compose["services"]["caddy"]
+    assert caddy["profiles"] == ["tls"]
+    assert sorted(port.rsplit(":", 1)[1] for port in caddy["ports"]) == ["443", "80"]
+    assert "caddy-data:/data" in caddy["volumes"] and "caddy-data" in compose["volumes"]
 
 
 def test_every_file_compose_refers_to_exists(compose: dict[str, Any]) -> None:

@@ -209,8 +209,9 @@ def test_the_scheduler_fires_each_due_period_once_per_process(
     fired = scheduler.tick(now=1_800_000_000)
     assert "tests.every_minute" in fired and "jobs.prune_records" in fired
     assert scheduler.tick(now=1_800_000_030) == []
-    # The platform's own every-minute job (the provisioning sweep) is due as well.
+    # The platform's own every-minute jobs (provisioning sweep, domain checks) are due too.
     assert sorted(scheduler.tick(now=1_800_000_060)) == [
+        "platform.check_domains",
         "platform.sweep_provisioning",
         "tests.every_minute",
     ]

@@ -27,7 +27,15 @@ from flask_login import current_user
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
-from tenants.accounts import account, auth, jobs_page, members, settings_page, upkeep
+from tenants.accounts import (
+    account,
+    auth,
+    domains_page,
+    jobs_page,
+    members,
+    settings_page,
+    upkeep,
+)
 from tenants.accounts.extensions import csrf, db, login_manager
 from tenants.accounts.models import Role, UsedLoginToken, User, UserSession
 from tenants.accounts.tokens import make_login_token
@@ -56,7 +64,7 @@ NAV = (
     NavLink("Settings", "settings.edit", owners_only=True),
     NavLink("Account", "account.index"),
 )
-BLUEPRINTS = (auth.bp, members.bp, account.bp, settings_page.bp, jobs_page.bp)
+BLUEPRINTS = (auth.bp, members.bp, account.bp, settings_page.bp, jobs_page.bp, domains_page.bp)
 #: ``app.extensions`` key of the app's navigation links.
 NAV_LINKS = "tenants.accounts.nav"
 

@@ -115,3 +115,17 @@ class WorkspaceSettingsForm(SafeForm):
         ],
     )
     submit = SubmitField("Save settings")
+
+
+class DomainForm(SafeForm):
+    """A custom domain to add; the platform checks the name (``TenantServices.domains``)."""
+
+    domain = StringField(
+        "Domain",
+        filters=[strip_text],
+        validators=[
+            DataRequired("Enter a domain, like notes.example.org."),
+            # Longer than any domain, so a pasted URL reaches the platform's own message.
+            Length(max=300, message="That is too long for a domain name."),
+        ],
+    )

@@ -76,7 +76,15 @@ def edit() -> Any:
             flash("Workspace settings saved.")
         return redirect(url_for("settings.edit"))
     status = 422 if request.method == "POST" else 200
-    return render_template("accounts/settings.html", form=form), status
+    return render_template("accounts/settings.html", form=form, troubled=_troubled()), status
+
+
+def _troubled() -> list[Any]:
+    """Custom domains whose DNS record is gone (failing, or disabled): the owner is told here."""
+    services = tenant_services()
+    if services.open_domains is None:
+        return []
+    return [view for view in services.domains.list() if view.status in ("failing", "disabled")]
 
 
 def catch_up_with_own_writes() -> Any:

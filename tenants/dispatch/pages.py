@@ -105,6 +105,39 @@ UNAVAILABLE = Page(
 )
 
 
+class MovedTo:
+    """A permanent redirect to the same path and query on another host (the primary address).
+
+    301 for GET and HEAD (what browsers and search engines keep); 308 for other methods,
+    which keeps the method and body (a 301 turns a POST into a GET).
+    """
+
+    def __init__(self, scheme: str, host: str) -> None:
+        self.base = f"{scheme}://{host}"
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse):  # noqa: ANN204
+        from werkzeug.urls import iri_to_uri
+
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        # PATH_INFO is the decoded path as latin-1 text; quote it back as sent.
+        location = self.base + iri_to_uri(path.encode("latin-1").decode("utf-8", "replace") or "/")
+        query = environ.get("QUERY_STRING", "")
+        if query:
+            location += "?" + query
+        method = environ.get("REQUEST_METHOD", "GET")
+        response = Response(
+            f'Moved to <a href="{escape(location)}">{escape(location)}</a>.',
+            status=301 if method in ("GET", "HEAD") else 308,
+            mimetype="text/html",
+        )
+        response.headers["Location"] = location
+        response.headers["Cache-Control"] = "no-store"
+        return response(environ, start_response)
+
+    def __repr__(self) -> str:
+        return f"<MovedTo {self.base}>"
+
+
 def not_found_page(signup_url: str, home_url: str) -> Page:
     """The 404 for a workspace address no tenant holds, with the way to create one."""
     return Page(

@@ -1,9 +1,15 @@
-"""From a slug to the WSGI app that answers for it, by the tenant's status.
+"""From a slug or a custom domain to the WSGI app that answers for it, by the tenant's status.
 
 Usage::
 
-    resolve = TenantResolver(registry.get, cache, create_app)
-    app = resolve("acme")  # a tenant app, a 403/503 page, or None (no such tenant)
+    resolve = TenantResolver(registry.get, cache, create_app,
+                             lookup_domain=registry.for_domain, tenant_host=primary_host)
+    app = resolve("acme")  # a tenant app, a redirect, a 403/503 page, or None (no such tenant)
+    found = resolve.for_domain("notes.acme.org")  # (slug, app) or None
+
+A tenant answers on its primary address only: its chosen custom domain while that is
+routable, else its subdomain. Its other addresses redirect there permanently, with path
+and query, so one browser session (host-only cookies) and one set of links exist.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tenants.dispatch.cache import AppCache
-from tenants.dispatch.pages import SUSPENDED, UNAVAILABLE
+from tenants.dispatch.pages import SUSPENDED, UNAVAILABLE, MovedTo
 from tenants.registry.record import RegistryUnavailable, TenantRecord, TenantStatus
 
 if TYPE_CHECKING:
@@ -30,11 +36,21 @@ class TenantResolver:
         lookup: Callable[[str], TenantRecord | None],
         cache: AppCache[Any],
         build: Callable[[TenantRecord], WSGIApplication],
+        *,
+        lookup_domain: Callable[[str], TenantRecord | None] | None = None,
+        tenant_host: Callable[[TenantRecord], str] | None = None,
+        scheme: str = "http",
         suspended: Callable[[TenantRecord], WSGIApplication] = lambda _tenant: SUSPENDED,
     ) -> None:
         self.lookup = lookup
         self.cache = cache
         self.build = build
+        self.lookup_domain = lookup_domain
+        #: The primary host (with port) of a tenant, for redirects to it.
+        self.tenant_host = tenant_host
+        self.scheme = scheme
+        # One redirect app per primary host, reused (bounded by the record cache's churn).
+        self._moves: dict[str, MovedTo] = {}
         #: The 403 page of a suspended tenant (its name, the reason, whom to contact).
         self.suspended = suspended
 
@@ -46,7 +62,38 @@ class TenantResolver:
         if tenant is None:
             return None
         if tenant.status == TenantStatus.ACTIVE:
-            return self.cache.get(tenant.id, tenant.version, lambda: self.build(tenant))
+            if tenant.primary_domain and self.tenant_host is not None:
+                return self._moved(self.tenant_host(tenant))
+            return self._app(tenant)
         if tenant.status == TenantStatus.SUSPENDED:
             return self.suspended(tenant)
         return None
+
+    def for_domain(self, host: str) -> tuple[str, WSGIApplication] | None:
+        """The tenant's slug and the app for a custom domain ``host``, or None if unknown."""
+        if self.lookup_domain is None:
+            return None
+        try:
+            tenant = self.lookup_domain(host)
+        except RegistryUnavailable:
+            return "", UNAVAILABLE
+        if tenant is None:
+            return None
+        if tenant.status == TenantStatus.SUSPENDED:
+            return tenant.slug, SUSPENDED
+        if tenant.status != TenantStatus.ACTIVE:
+            return None
+        if tenant.primary_domain != host and self.tenant_host is not None:
+            return tenant.slug, self._moved(self.tenant_host(tenant))
+        return tenant.slug, self._app(tenant)
+
+    def _app(self, tenant: TenantRecord) -> WSGIApplication:
+        return self.cache.get(tenant.id, tenant.version, lambda: self.build(tenant))
+
+    def _moved(self, host: str) -> MovedTo:
+        moved = self._moves.get(host)
+        if moved is None:
+            if len(self._moves) > 4096:
+                self._moves.clear()
+            moved = self._moves[host] = MovedTo(self.scheme, host)
+        return moved

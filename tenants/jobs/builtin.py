@@ -32,3 +32,13 @@ def sweep_provisioning(ctx: JobContext) -> dict[str, Any]:
 
     report = sweep(ctx.platform, actor="cleanup-job")
     return {"failed": len(report.failed), "dropped": len(report.dropped), "errors": report.errors}
+
+
+@platform_job("platform.check_domains", every=timedelta(minutes=1), max_attempts=1)
+def check_domains(ctx: JobContext) -> dict[str, Any]:
+    """Verify pending custom domains and re-check verified ones (``DOMAIN_CHECK_MINUTES``).
+
+    A domain whose TXT record is gone is failing, and disabled after ``DOMAIN_GRACE_HOURS``
+    (``tenants.domains.manager``). Disabled domains wait for their owner's "Check now".
+    """
+    return dict(ctx.platform.domains.check_due())

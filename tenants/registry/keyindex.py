@@ -26,8 +26,8 @@ from bisect import bisect_left
 
 from sqlalchemy import Connection, text
 
-from tenants.registry.keys import SLUG, key_hash
-from tenants.registry.record import SLUG_HOLDING_STATUSES
+from tenants.registry.keys import DOMAIN, SLUG, key_hash
+from tenants.registry.record import ROUTABLE_DOMAIN_STATUSES, SLUG_HOLDING_STATUSES
 
 _HOLDING = ", ".join(f"'{status}'" for status in SLUG_HOLDING_STATUSES)
 # PostgreSQL: the generated column, in index order, as one bytea of big-endian int8s.
@@ -40,10 +40,25 @@ _LOAD_SQLITE = text(
     f"SELECT tenants_key_hash('{SLUG}', lower(slug)) AS h FROM tenants "
     f"WHERE status IN ({_HOLDING}) ORDER BY h"
 )
+# Custom domains (far fewer than tenants): their names, hashed here on both backends.
+_ROUTABLE = ", ".join(f"'{status}'" for status in ROUTABLE_DOMAIN_STATUSES)
+_LOAD_DOMAINS = text(
+    "SELECT lower(d.domain) FROM tenant_domains AS d JOIN tenants AS t ON t.id = d.tenant_id "
+    f"WHERE d.status IN ({_ROUTABLE}) AND t.status IN ({_HOLDING})"
+)
 
 
 def load_hashes(connection: Connection) -> array[int]:
-    """The sorted hashes of every routable key, read in one statement."""
+    """The sorted hashes of every routable key: slugs in one statement, domains in another."""
+    hashes = _load_slug_hashes(connection)
+    domains = [key_hash(DOMAIN, row[0]) for row in connection.execute(_LOAD_DOMAINS)]
+    if domains:
+        hashes.extend(domains)
+        hashes = array("q", sorted(hashes))
+    return hashes
+
+
+def _load_slug_hashes(connection: Connection) -> array[int]:
     hashes = array("q")
     if connection.dialect.name == "postgresql":
         blob = connection.execute(_LOAD_POSTGRES).scalar()

@@ -1,7 +1,8 @@
 """The names a tenant is found by, and the 64-bit hash every process indexes them with.
 
-A request names its tenant by a *key* of some *kind*: today the slug (``acme`` in
-``acme.example.com`` or ``example.com/acme/``); custom domains will be a second kind.
+A request names its tenant by a *key* of some *kind*: the slug (``acme`` in
+``acme.example.com`` or ``example.com/acme/``), or a verified custom domain
+(``notes.acme.org``, its A-label).
 Keys are compared lower-cased. Each process keeps the hashes of all routable keys
 (:mod:`tenants.registry.keyindex`) so that a name nobody holds is refused without a query.
 
@@ -17,8 +18,9 @@ from __future__ import annotations
 
 import hashlib
 
-#: The key kinds the registry answers for. A custom-domain kind will join this one.
+#: The key kinds the registry answers for.
 SLUG = "slug"
+DOMAIN = "domain"
 
 
 def key_hash(kind: str, key: str) -> int:
@@ -29,3 +31,7 @@ def key_hash(kind: str, key: str) -> int:
 
 def slug_hash(slug: str) -> int:
     return key_hash(SLUG, slug.lower())
+
+
+def domain_hash(domain: str) -> int:
+    return key_hash(DOMAIN, domain.lower())

@@ -44,15 +44,16 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, bindparam, func, select
+from sqlalchemy import Connection, Engine, Row, bindparam, func, literal_column, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from tenants.database import sqlite_write_intent
 from tenants.registry.feed import TENANT_COLUMNS, ChangeFeed, FeedPruned, latest_per_tenant
 from tenants.registry.keyindex import KeyIndex, load_hashes
-from tenants.registry.keys import SLUG, key_hash
-from tenants.registry.models import HOLDS_SLUG, Tenant
+from tenants.registry.keys import DOMAIN, SLUG, key_hash
+from tenants.registry.models import HOLDS_SLUG, Tenant, TenantDomain
 from tenants.registry.record import (
+    ROUTABLE_DOMAIN_STATUSES,
     SLUG_HOLDING_STATUSES,
     RegistryUnavailable,
     TenantRecord,
@@ -70,12 +71,24 @@ MISS_CHECK_BURST = 10
 # Point queries, by key kind: the live tenant holding a key (one row of a unique index).
 _BY_KEY = {
     SLUG: select(*TENANT_COLUMNS).where(func.lower(Tenant.slug) == bindparam("key"), HOLDS_SLUG),
+    # A routable custom domain (its unique lower(domain) index), of a tenant holding its slug.
+    DOMAIN: select(*TENANT_COLUMNS)
+    .join(TenantDomain, TenantDomain.tenant_id == Tenant.id)
+    .where(
+        func.lower(TenantDomain.domain) == bindparam("key"),
+        TenantDomain.status.in_(
+            [literal_column(f"'{status}'") for status in ROUTABLE_DOMAIN_STATUSES]
+        ),
+        HOLDS_SLUG,
+    ),
 }
 
 
 def keys_of(tenant: TenantRecord) -> tuple[Key, ...]:
-    """The keys a request can name ``tenant`` by (custom domains will add theirs)."""
-    return ((SLUG, tenant.slug.lower()),)
+    """The keys a request can name ``tenant`` by: its slug and its routable custom domains."""
+    return ((SLUG, tenant.slug.lower()),) + tuple(
+        (DOMAIN, domain.lower()) for domain in tenant.custom_domains
+    )
 
 
 class TenantRegistry:
@@ -124,6 +137,10 @@ class TenantRegistry:
     def get(self, slug: str) -> TenantRecord | None:
         """The tenant holding ``slug`` (lower-case), or None. Works outside any app context."""
         return self.lookup(SLUG, slug)
+
+    def for_domain(self, domain: str) -> TenantRecord | None:
+        """The tenant a routable custom domain (canonical A-label) points to, or None."""
+        return self.lookup(DOMAIN, domain)
 
     def tenant_for_subdomain(self, subdomain: str) -> TenantRecord | None:
         return self.get(subdomain.lower())
@@ -302,6 +319,10 @@ class TenantRegistry:
                 tenant = TenantRecord.from_row(row)
                 holding = tenant.status in _HOLDING
                 keys = keys_of(tenant)
+                previous = self._cache.get((SLUG, tenant.slug.lower()))
+                if previous is not None:  # domains it no longer holds count as removed keys
+                    for _gone in set(previous.custom_domains) - set(tenant.custom_domains):
+                        self._index.note_removed()
                 self._cache.update(tenant, keys, holding)
                 for key in keys:
                     if holding:

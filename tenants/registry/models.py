@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Identity,
@@ -28,8 +29,10 @@ from tenants.plans import DEFAULT_PLAN, validate_plan
 from tenants.registry.record import (
     DEFAULT_DATABASE,
     DISPLAY_NAME_SIZE,
+    ROUTABLE_DOMAIN_STATUSES,
     SLUG_HOLDING_STATUSES,
     SUSPENSION_REASON_SIZE,
+    DomainStatus,
     TenantStatus,
 )
 from tenants.sessions import SessionColumns
@@ -40,11 +43,14 @@ __all__ = [
     "HOLDS_SLUG",
     "SLUG_HOLDING_STATUSES",
     "AuditEntry",
+    "MigrationRun",
+    "MigrationRunTenant",
     "PlatformAdmin",
     "RegistryBase",
     "RegistryChange",
     "RegistryClock",
     "Tenant",
+    "TenantDomain",
     "TenantStatus",
     "utcnow",
 ]
@@ -52,6 +58,10 @@ __all__ = [
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+#: The longest DNS name (RFC 1035), in its A-label form.
+DOMAIN_NAME_SIZE = 253
 
 
 class RegistryBase(DeclarativeBase):
@@ -75,6 +85,9 @@ class Tenant(RegistryBase):
         ),
         # The admin list filters by status and pages by id (keyset), newest first.
         Index("ix_tenants_status_id", "status", "id"),
+        # "Who is behind the head revision" (tenants migrate's fast path, the admin's
+        # migrations page) is an index-only count, not a scan of every row.
+        Index("ix_tenants_status_revision", "status", "storage_revision"),
         # Substring search on slug and name (pg_trgm GIN indexes) are created by the
         # migration on PostgreSQL only, as is the generated ``key_hash`` column with its
         # index (see tenants.registry.keyindex): neither exists on SQLite.
@@ -101,6 +114,14 @@ class Tenant(RegistryBase):
     #: The id of this row's last entry in the change feed (see RegistryChange): it only
     #: grows, so apps and sessions compare it to tell an old copy from a new one.
     version: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+    #: The routable rows of ``tenant_domains`` (A-labels), copied here in the same
+    #: transaction that changes them: the change feed and every point query return the
+    #: tenant's row, and each process learns from it which domain keys route to it.
+    custom_domains: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
+    #: The primary address when it is a routable custom domain (else the subdomain is).
+    primary_domain: Mapped[str | None] = mapped_column(String(DOMAIN_NAME_SIZE), default=None)
 
     @validates("plan")
     def _known_plan(self, _key: str, plan: str) -> str:
@@ -115,6 +136,47 @@ class Tenant(RegistryBase):
 #: WHERE clause: with bound parameters instead, SQLite (always) and PostgreSQL (once a
 #: statement is prepared) cannot tell that those indexes apply, and scan the table.
 HOLDS_SLUG = Tenant.status.in_([literal_column(f"'{status}'") for status in SLUG_HOLDING_STATUSES])
+
+
+class TenantDomain(RegistryBase):
+    """A custom domain a tenant added, and what its DNS said when last checked.
+
+    The unique index on ``lower(domain)`` covers every row, pending ones too: a name is
+    claimed by whoever adds it first, and a second tenant is refused by the database
+    (not a check-then-insert). Ownership is proven by the TXT record
+    ``_tenants-challenge.<domain>`` holding ``token``; only verified (or failing, in
+    grace) domains are routed, copied to ``tenants.custom_domains``.
+    """
+
+    __tablename__ = "tenant_domains"
+    __table_args__ = (
+        Index("uq_tenant_domains_domain", func.lower(text("domain")), unique=True),
+        Index("ix_tenant_domains_tenant", "tenant_id", "id"),
+        # The periodic check picks the domains checked longest ago.
+        Index("ix_tenant_domains_checked", "checked_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    #: The A-label form, lower-case (``xn--bcher-kva.example``); shown as its U-label.
+    domain: Mapped[str] = mapped_column(String(DOMAIN_NAME_SIZE))
+    #: What the TXT record must hold (random, per domain).
+    token: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default=DomainStatus.PENDING)
+    #: The tenant chose it as its primary address (effective while it is routable).
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    last_error: Mapped[str | None] = mapped_column(String(300), default=None)
+
+    @property
+    def routable(self) -> bool:
+        return self.status in ROUTABLE_DOMAIN_STATUSES
+
+    def __repr__(self) -> str:
+        return f"<TenantDomain {self.id} {self.domain!r} {self.status}>"
 
 
 class RegistryChange(RegistryBase):
@@ -188,3 +250,58 @@ class AuditEntry(RegistryBase):
     action: Mapped[str] = mapped_column(String(60))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MigrationRun(RegistryBase):
+    """One ``tenants migrate`` run over the fleet: the head of the migration ledger.
+
+    A run that is ``running`` or ``stopped`` (a canary, ``--fail-fast``, or a process
+    killed half-way) is unfinished: the next ``tenants migrate`` for the same target
+    revision continues it instead of starting over (see :mod:`tenants.fleet`).
+    """
+
+    __tablename__ = "migration_runs"
+    __table_args__ = (Index("ix_migration_runs_state", "state", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: The tenant history's head when the run began: what every tenant is brought to.
+    target_revision: Mapped[str] = mapped_column(String(64))
+    #: running | stopped | finished | failed | abandoned (see tenants.fleet.RunState).
+    state: Mapped[str] = mapped_column(String(20))
+    #: keep-going | fail-fast
+    mode: Mapped[str] = mapped_column(String(20))
+    #: fleet (every tenant behind the head; resumed by the next plain run) | named
+    scope: Mapped[str] = mapped_column(String(20), default="fleet")
+    jobs: Mapped[int] = mapped_column(Integer)
+    #: How many tenants the run was asked to migrate (its ledger rows).
+    total: Mapped[int] = mapped_column(Integer)
+    #: Who started it ("cli").
+    actor: Mapped[str] = mapped_column(String(60), default="cli")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class MigrationRunTenant(RegistryBase):
+    """One tenant of a migration run: from/to revision, state, error, duration."""
+
+    __tablename__ = "migration_run_tenants"
+    __table_args__ = (
+        Index("ix_migration_run_tenants_state", "run_id", "state"),
+        Index("ix_migration_run_tenants_tenant", "tenant_id", "run_id"),
+    )
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("migration_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(63))
+    database: Mapped[str] = mapped_column(String(40), default=DEFAULT_DATABASE)
+    #: pending | done | failed | busy (another run held the tenant's lock)
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    from_revision: Mapped[str | None] = mapped_column(String(64), default=None)
+    to_revision: Mapped[str | None] = mapped_column(String(64), default=None)
+    error: Mapped[str | None] = mapped_column(String(500), default=None)
+    duration_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

@@ -37,6 +37,24 @@ class TenantStatus(enum.StrEnum):
 SLUG_HOLDING_STATUSES = (TenantStatus.PROVISIONING, TenantStatus.ACTIVE, TenantStatus.SUSPENDED)
 
 
+class DomainStatus(enum.StrEnum):
+    """Where a tenant's custom domain stands (``tenants.domains`` moves it along)."""
+
+    #: Added, its TXT record not seen yet: not routed, no certificate.
+    PENDING = "pending"
+    #: The TXT record holds the domain's token: routed, certificates issued.
+    VERIFIED = "verified"
+    #: Was verified, the record is gone or wrong since ``failing_since``: still routed
+    #: until ``DOMAIN_GRACE_HOURS`` have passed, so a DNS hiccup takes nothing down.
+    FAILING = "failing"
+    #: Failed for longer than the grace: no longer routed; "Check now" verifies it again.
+    DISABLED = "disabled"
+
+
+#: Statuses of a domain that the dispatcher serves (and the TLS ask endpoint approves).
+ROUTABLE_DOMAIN_STATUSES = (DomainStatus.VERIFIED, DomainStatus.FAILING)
+
+
 @dataclass(frozen=True, slots=True)
 class TenantRecord:
     """An immutable copy of a tenant's registry row."""
@@ -50,6 +68,11 @@ class TenantRecord:
     version: int
     storage_revision: str | None
     database: str = DEFAULT_DATABASE
+    #: The tenant's routable custom domains (A-labels, lower-case): verified or in grace.
+    custom_domains: tuple[str, ...] = ()
+    #: The custom domain the tenant chose as its primary address (routable), or None:
+    #: then its subdomain is the primary address.
+    primary_domain: str | None = None
     suspension_reason: str | None = None
 
     @property
@@ -73,5 +96,7 @@ class TenantRecord:
             version=row.version,
             storage_revision=row.storage_revision,
             database=row.database,
+            custom_domains=tuple(getattr(row, "custom_domains", None) or ()),
+            primary_domain=getattr(row, "primary_domain", None),
             suspension_reason=getattr(row, "suspension_reason", None),
         )

@@ -7,11 +7,13 @@ filled and stamped in one transaction. A failure leaves no file and no schema.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import secrets
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, bindparam, select, text
@@ -25,6 +27,18 @@ from tenants.storage import migrations
 
 #: Fills a new tenant's storage (the owner account) inside the creating transaction.
 Populate = Callable[[Session], None]
+
+#: The first key of every per-tenant advisory lock ("tenM" in ASCII); the second is the
+#: tenant id. Two-key locks live in their own space, apart from one-key locks of others.
+MIGRATION_LOCK_CLASS = 0x74656E4D
+
+
+class TenantBusy(RuntimeError):
+    """Another process is migrating this tenant right now (it holds the tenant's lock)."""
+
+
+class MissingStorage(FileNotFoundError):
+    """The registry says the tenant has storage, but its file or schema is not there."""
 
 
 class TenantStorage(ABC):
@@ -62,7 +76,15 @@ class TenantStorage(ABC):
 
     @abstractmethod
     def migrate(self, tenant_id: int) -> str | None:
-        """Apply pending tenant revisions in one transaction; return the revision after."""
+        """Apply pending tenant revisions in one transaction; return the revision after.
+
+        Holds the tenant's migration lock while it runs, so two runs (two ``tenants
+        migrate`` processes, or two workers of one) never migrate one tenant at once: the
+        second raises :class:`TenantBusy` at once instead of waiting. On SQLite a missing
+        file is built from the history (callers that must not create one check
+        :meth:`exists` first); on PostgreSQL a missing schema raises
+        :class:`MissingStorage`.
+        """
 
     @abstractmethod
     def revision(self, tenant_id: int) -> str | None:
@@ -137,6 +159,7 @@ class SQLiteStorage(TenantStorage):
         """Remove the tenant's file and any half-built one a dead process left."""
         final = Path(self.location(tenant_id))
         _remove_sqlite_files(final)
+        Path(f"{final}.lock").unlink(missing_ok=True)
         if self.directory.exists():
             for path in self.directory.glob(f"{final.name}.building-*"):
                 if self._BUILDING.match(path.name):
@@ -146,6 +169,32 @@ class SQLiteStorage(TenantStorage):
         return Path(self.location(tenant_id)).exists()
 
     def migrate(self, tenant_id: int) -> str | None:
+        with self._migration_lock(tenant_id):
+            return self._migrate(tenant_id)
+
+    @contextlib.contextmanager
+    def _migration_lock(self, tenant_id: int) -> Iterator[None]:
+        """An exclusive ``flock`` on ``tenant-N.db.lock`` beside the tenant's file.
+
+        A file of its own, not the database file: closing any descriptor of a file drops
+        every POSIX lock the process holds on it, SQLite's own included. The kernel frees
+        the lock when its holder dies, so a killed run never leaves a tenant locked.
+        """
+        descriptor = os.open(
+            f"{self.location(tenant_id)}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
+        )
+        try:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise TenantBusy(
+                    f"another run is migrating tenant {tenant_id} (it holds its lock)"
+                ) from None
+            yield
+        finally:
+            os.close(descriptor)
+
+    def _migrate(self, tenant_id: int) -> str | None:
         engine = self.engine_for(tenant_id)
         try:
             with engine.begin() as connection:
@@ -195,6 +244,10 @@ class PostgresStorage(TenantStorage):
     kind = "postgresql"
     _SCHEMA = re.compile(r"^tenant_(\d+)$")
     _PLACEMENT = select(Tenant.database).where(Tenant.id == bindparam("tenant_id"))
+    _LOCK_AND_CHECK = text(
+        "SELECT pg_try_advisory_xact_lock(:class, :tenant), "
+        "EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = :schema)"
+    )
 
     def __init__(
         self,
@@ -221,6 +274,13 @@ class PostgresStorage(TenantStorage):
 
     def forget(self, tenant_id: int) -> None:
         self._placement.pop(tenant_id, None)
+
+    def place(self, tenant_id: int, database: str) -> None:
+        """Say where a tenant lives, from a registry row the caller has just read.
+
+        Saves the placement query per tenant when a fleet run migrates many of them.
+        """
+        self._placement[tenant_id] = database
 
     def _engine(self, tenant_id: int) -> Engine:
         name = self.database_of(tenant_id)
@@ -264,8 +324,25 @@ class PostgresStorage(TenantStorage):
             )
 
     def migrate(self, tenant_id: int) -> str | None:
+        """Migrate under a transaction-scoped advisory lock on the tenant's database.
+
+        ``pg_try_advisory_xact_lock`` is released by the commit or rollback that ends the
+        migration, or by the server when the connection dies, and is safe behind a
+        transaction-mode pooler (a session-level lock would not be).
+        """
         schema = self.location(tenant_id)
         with self._engine(tenant_id).begin() as connection:
+            # One round trip: the lock, and whether the schema is there at all.
+            locked, present = connection.execute(
+                self._LOCK_AND_CHECK,
+                {"class": MIGRATION_LOCK_CLASS, "tenant": int(tenant_id), "schema": schema},
+            ).one()
+            if not locked:
+                raise TenantBusy(f"another run is migrating tenant {tenant_id} (it holds its lock)")
+            if not present:
+                raise MissingStorage(
+                    f"its storage {schema} is missing; restore it, or delete the tenant"
+                )
             return migrations.upgrade(
                 self.tenant_app.migrations,
                 _in_schema(connection, schema),

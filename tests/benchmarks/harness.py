@@ -145,6 +145,18 @@ CATALOGUE: tuple[tuple[str, str, str, Goal | None], ...] = (
         Goal("<=", 5.0),
     ),
     (
+        "migrations.postgres_jobs",
+        "7. tenants migrate --jobs 2, 1 new revision (column + index), 10,000 tenants, PostgreSQL",
+        "s",
+        Goal("<=", 60.0),
+    ),
+    (
+        "migrations.noop",
+        "7. tenants migrate, nothing pending, N registry rows, PostgreSQL",
+        "s",
+        Goal("<=", 5.0),
+    ),
+    (
         "postgres.connections",
         "8. PostgreSQL connections, 2 workers serving 1,000 tenants",
         "count",

@@ -4,6 +4,7 @@
     .venv/bin/python tests/benchmarks/run.py --quick    # under a minute, smaller samples
     .venv/bin/python tests/benchmarks/run.py --only dispatch,served --json out.json
     .venv/bin/python tests/benchmarks/run.py --only scale --fleet 1000000   # a million tenants
+    .venv/bin/python tests/benchmarks/run.py --only migrations              # 10,000 tenants
 
 Prints one table (figure, value, goal, met?) and writes it as JSON (default
 tests/benchmarks/results/latest.json). Every figure is the median of repetitions;
@@ -25,7 +26,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[0] = str(ROOT)
 
-from tests.benchmarks import fleet, inprocess, jobs, memory, requestlog, scale, served  # noqa: E402
+from tests.benchmarks import (  # noqa: E402
+    fleet,
+    inprocess,
+    jobs,
+    memory,
+    migrations,
+    requestlog,
+    scale,
+    served,
+)
 from tests.benchmarks.environment import postgres_available  # noqa: E402
 from tests.benchmarks.harness import (  # noqa: E402
     DEFAULT_JSON,
@@ -90,6 +100,7 @@ SECTIONS: tuple[tuple[str, Callable[[Context], None], tuple[str, ...]], ...] = (
             "fleet.postgres_noop",
         ),
     ),
+    ("migrations", migrations.migrations_at_size, migrations.KEYS),
 )
 
 
@@ -102,7 +113,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--fleet",
         type=int,
         metavar="N",
-        help="registry rows for the scale figures (default 10,000; 2,000 with --quick)",
+        help="registry rows for the scale figures (default 10,000; 2,000 with --quick) and "
+        "for 'tenants migrate' with nothing pending (default: the 10,000 migrated tenants)",
     )
     parser.add_argument(
         "--only",

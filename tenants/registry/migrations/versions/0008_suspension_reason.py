@@ -1,7 +1,7 @@
 """Add tenants.suspension_reason: why an admin suspended a tenant, shown to its members
 
 Revision ID: 0008_suspension_reason
-Revises: 0006_admin_sessions
+Revises: 0010_custom_domains
 Create Date: 2026-11-30
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_suspension_reason"
-down_revision: str | None = "0006_admin_sessions"
+down_revision: str | None = "0010_custom_domains"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
