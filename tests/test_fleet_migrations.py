@@ -317,8 +317,7 @@ def test_resume_without_an_unfinished_run_is_one_clear_line(platform) -> None:
     result = invoke(platform, "--resume")
     assert result.exit_code == 1
     assert result.output.strip() == (
-        "Error: There is no unfinished migration run to resume; "
-        "'tenants migrate' starts one."
+        "Error: There is no unfinished migration run to resume; 'tenants migrate' starts one."
     )
 
 
