@@ -405,8 +405,7 @@ def tenants_migrate(
             unfinished = None
         if resume and unfinished is None:
             raise click.ClickException(
-                "There is no unfinished migration run to resume; "
-                "'tenants migrate' starts one."
+                "There is no unfinished migration run to resume; 'tenants migrate' starts one."
             )
         if unfinished is not None:
             run = unfinished
