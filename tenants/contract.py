@@ -15,11 +15,14 @@ declared here:
 - ``describe(connection)`` gives the facts the admin console may show about a tenant;
 - ``jobs`` (optional) lists the background jobs the app declares (``tenants.jobs``):
   the platform's workers run and schedule these, and only these, in its tenants.
+- ``after_signup`` (optional) runs once after a signup made the tenant;
+  ``member_emails`` (optional) lists its members' addresses for the workspace finder.
 
 A tenant app gets what it may use from the platform in one typed object,
 :class:`TenantServices`: its tenant record, its storage engine, its secret key, the
-settings it needs and its background jobs (``services.jobs``). Usage (a complete tenant
-app; ``examples/guestbook`` is a fuller one)::
+settings it needs, its background jobs (``services.jobs``), its outgoing mail
+(``services.mail``) and its entries in the workspace finder (``services.directory``).
+Usage (a complete tenant app; ``examples/guestbook`` is a fuller one)::
 
     from pathlib import Path
 
@@ -69,10 +72,11 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, Engine, MetaData
 from sqlalchemy.orm import Session
@@ -87,15 +91,19 @@ if TYPE_CHECKING:
     from tenants.domains import TenantDomains
     from tenants.jobs.catalog import JobDefinition
     from tenants.jobs.tenant_api import TenantJobs
+    from tenants.mail import TenantMail
+    from tenants.registry.directory import TenantDirectory
 
 __all__ = [
     "ContractError",
+    "ExportLink",
     "NewOwner",
     "NewUser",
     "PlatformLinks",
     "SessionLifetimes",
     "SignInHandoff",
     "TenantApp",
+    "TenantExports",
     "TenantRecord",
     "TenantServices",
     "load_tenant_app",
@@ -113,6 +121,8 @@ class NewOwner:
     email: str
     #: Already hashed by the platform (``TenantServices.hash_password``'s method).
     password_hash: str
+    #: The name they gave at signup (may be empty: apps let people set it later).
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,7 @@ class NewUser:
     email: str
     password_hash: str
     role: str
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -156,12 +167,39 @@ class PlatformLinks:
         return f"{self.scheme}://{self.tenant_base}{path}"
 
 
+@dataclass(frozen=True)
+class ExportLink:
+    """One customer export ready to download: a signed link that expires."""
+
+    name: str
+    url: str
+    created_at: datetime
+    expires_at: datetime
+    size: int
+
+
+class TenantExports(Protocol):
+    """The customer's "download all data" (``services.exports``).
+
+    ``request`` queues a background job that writes a ZIP of the tenant's storage (the
+    tables and columns ``TenantApp.export`` names: JSON Lines and CSV per table, and a
+    manifest with counts and checksums); ``ready`` lists the finished ones with signed
+    links that expire; ``pending`` says whether one is still being built.
+    """
+
+    def request(self, requested_by: str) -> str: ...
+
+    def ready(self) -> list[ExportLink]: ...
+
+    def pending(self) -> bool: ...
+
+
 @dataclass(frozen=True, eq=False)
 class TenantServices:
     """What a tenant app may use from the platform, for one tenant.
 
     Handed to ``TenantApp.create_app`` (and to ``sign_in``). Platform services (background
-    jobs; later mail) are typed attributes: an app declares what it uses by reading
+    jobs, mail) are typed attributes: an app declares what it uses by reading
     them, and nothing is looked up by a string key.
     """
 
@@ -190,6 +228,13 @@ class TenantServices:
     write_tenant: Callable[..., TenantRecord] | None = field(default=None, repr=False)
     #: Makes this tenant's job service (called at most once per services object).
     open_jobs: Callable[[], TenantJobs] | None = field(default=None, repr=False)
+    #: Makes this tenant's customer-export service (called at most once per services object).
+    open_exports: Callable[[], TenantExports] | None = field(default=None, repr=False)
+    #: Makes this tenant's entries of the platform's member directory (the finder's).
+    open_directory: Callable[[], TenantDirectory] | None = field(default=None, repr=False)
+    #: Links expire after these (``INVITATION_DAYS``, ``PASSWORD_RESET_MINUTES``).
+    invitation_days: int = 7
+    password_reset_minutes: int = 60
     #: Makes this tenant's custom-domain service (called at most once per services object).
     open_domains: Callable[[], TenantDomains] | None = field(default=None, repr=False)
 
@@ -216,6 +261,30 @@ class TenantServices:
         return self.open_engine()
 
     @cached_property
+    def directory(self) -> TenantDirectory:
+        """The platform's "find my workspaces" index for this tenant: ``add(email)``,
+        ``remove(email)``, ``replace(old, new)``, ``rebuild(emails)``. Keep it current as
+        members join, change address and leave; it stores keyed hashes, never addresses."""
+        if self.open_directory is None:
+            raise ContractError("These services have no member directory.")
+        return self.open_directory()
+
+    @cached_property
+    def mail(self) -> TenantMail:
+        """This tenant's outgoing mail: ``compose(...)`` a message, ``send(envelope)`` it.
+
+        Sending queues the ``mail.send`` job in this tenant (its retries cover an SMTP
+        outage); the message's sender name is the tenant's display name as it is now.
+        """
+        from tenants.mail import TenantMail
+
+        def queue(message: dict[str, str]) -> object:
+            return self.jobs.enqueue("mail.send", message=message)
+
+        # The services are rebuilt when the tenant changes, so this name is current.
+        return TenantMail(self.tenant.display_name, queue)
+
+    @cached_property
     def jobs(self) -> TenantJobs:
         """This tenant's background jobs: ``enqueue(job, **args)``, ``get(id)``, ``list_own()``.
 
@@ -225,6 +294,13 @@ class TenantServices:
         if self.open_jobs is None:
             raise ContractError("These services have no job queue (built without open_jobs).")
         return self.open_jobs()
+
+    @cached_property
+    def exports(self) -> TenantExports:
+        """The owner's "download all data": ``request(email)``, ``ready()``, ``pending()``."""
+        if self.open_exports is None:
+            raise ContractError("These services have no exports (built without open_exports).")
+        return self.open_exports()
 
     @cached_property
     def domains(self) -> TenantDomains:
@@ -291,12 +367,21 @@ class TenantApp:
     describe: Callable[[Connection], Mapping[str, object]] = _describe_nothing
     #: Optional: add an account with a role (tests' ``tenant_client(role=...)``, tools).
     add_user: Callable[[Session, NewUser], int] | None = None
-    #: Optional, for a later customer export: the tables (and columns) it includes.
+    #: The customer export's tables and, for each, the columns it includes (an allow-list:
+    #: leave out what is not the customer's to take, like password hashes, TOTP secrets and
+    #: session tokens). None: the app offers no export (``services.exports`` is missing).
+    #: The operator's backup is always complete.
     export: Mapping[str, Iterable[str]] | None = None
     #: Optional: the app's background jobs (``@tenant_job``/``@platform_job`` definitions).
     #: Workers run, and periodic ones fan out over, only the jobs listed here (besides the
     #: platform's own and ``JOBS_IMPORTS``): a job of another product never runs here.
     jobs: Sequence[JobDefinition] = ()
+    #: Optional: called once after a signup provisioned the tenant (e.g. to queue the new
+    #: owner's email verification). A failure here is logged; the signup still succeeds.
+    after_signup: Callable[[TenantServices, int], None] | None = None
+    #: Optional: every member's email in a tenant's storage, for the platform's workspace
+    #: finder (``tenants directory-rebuild`` fills its directory from it).
+    member_emails: Callable[[Connection], Iterable[str]] | None = None
 
     def __post_init__(self) -> None:
         problems = []

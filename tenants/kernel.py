@@ -39,9 +39,12 @@ from tenants.dispatch.resolver import TenantResolver
 from tenants.dispatch.subdomain import SubdomainDispatcher
 from tenants.dispatch.tlsask import TlsAsk
 from tenants.domains.manager import DomainManager, TenantDomainsService
+from tenants.exports import PlatformExports
 from tenants.jobs.runtime import close_runtime, forget_runtime_after_fork, runtime_of
 from tenants.jobs.tenant_api import TenantJobs
-from tenants.keys import derive_tenant_secret
+from tenants.keys import derive_directory_key, derive_tenant_secret
+from tenants.moves import move_tenant_job  # noqa: F401 - declares the move's job
+from tenants.registry.directory import TenantDirectory
 from tenants.registry.lookup import TenantRegistry
 from tenants.registry.models import Tenant
 from tenants.registry.record import TenantRecord, TenantStatus
@@ -171,6 +174,8 @@ class Platform:
     ) -> TenantServices:
         """What the tenant app of ``tenant`` may use: see :class:`TenantServices`."""
         settings = self.settings
+        # The record may be newer than this process's placement cache (a move flipped it).
+        self.storage.place(tenant.id, tenant.database)
         path_routing = settings.tenant_routing == "path"
         prefix = f"/{tenant.slug}" if path_routing else ""
         slug = tenant.slug
@@ -202,6 +207,17 @@ class Platform:
             read_tenant=read_tenant,
             write_tenant=write_tenant,
             open_jobs=lambda: TenantJobs(tenant, lambda: runtime_of(self)),
+            # Only an app whose contract says what a customer export holds offers one.
+            open_exports=(
+                (lambda: PlatformExports(self, tenant))
+                if self.tenant_app.export is not None
+                else None
+            ),
+            open_directory=lambda: TenantDirectory(
+                lambda: self.engine, derive_directory_key(settings.secret_key), tenant.id
+            ),
+            invitation_days=settings.invitation_days,
+            password_reset_minutes=settings.password_reset_minutes,
             open_domains=lambda: TenantDomainsService(self.domains, tenant.id),
         )
 
@@ -273,6 +289,27 @@ class Platform:
                 return dict(self.tenant_app.describe(connection))
         finally:
             self.storage.release(engine)
+
+    def rebuild_directory(self, tenant: Tenant) -> int | None:
+        """Make the finder's directory entries of ``tenant`` its members now; how many.
+
+        None when the tenant app does not list its members (``TenantApp.member_emails``)
+        or the tenant has no storage.
+        """
+        has_storage = tenant.status in (TenantStatus.ACTIVE, TenantStatus.SUSPENDED)
+        list_members = self.tenant_app.member_emails
+        if list_members is None or not has_storage or not self.storage.exists(tenant.id):
+            return None
+        engine = self.storage.engine_for(tenant.id)
+        try:
+            with engine.connect() as connection:
+                emails = list(list_members(connection))
+        finally:
+            self.storage.release(engine)
+        directory = TenantDirectory(
+            lambda: self.engine, derive_directory_key(self.settings.secret_key), tenant.id
+        )
+        return directory.rebuild(emails)
 
     def close(self) -> None:
         """Release every cached app, the job runtime and the engines (tests, shutdown)."""

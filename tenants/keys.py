@@ -20,3 +20,8 @@ def derive_tenant_secret(platform_secret: str, tenant_id: int) -> str:
 def derive_console_secret(platform_secret: str) -> str:
     """The platform app's (landing, signup, admin console) own key."""
     return hmac.new(platform_secret.encode(), b"console", hashlib.sha256).hexdigest()
+
+
+def derive_directory_key(platform_secret: str) -> bytes:
+    """The key of the member directory's email hashes (``tenants.registry.directory``)."""
+    return hmac.new(platform_secret.encode(), b"member-directory", hashlib.sha256).digest()

@@ -83,6 +83,27 @@ def _rate(environ: dict[str, str], name: str, default: str) -> str:
     return raw
 
 
+def _mail_url(raw: str) -> str:
+    """MAIL_URL, checked at start: a typo fails the start, not every message for hours."""
+    url = raw.strip()
+    if url and not re.match(r"smtps?://[^/?#]+", url):
+        raise SettingsError(
+            f"MAIL_URL={url!r} is not an SMTP address; write it like "
+            "smtp://user:password@mail.example.com:587?starttls=1 (or smtps://…:465), "
+            "or leave it empty to write messages to instance/outbox/."
+        )
+    return url
+
+
+def _mail_from(raw: str) -> str:
+    address = raw.strip()
+    if address and not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", address):
+        raise SettingsError(
+            f"MAIL_FROM={address!r} is not an email address; write it like no-reply@example.com."
+        )
+    return address
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the platform needs to know about where it runs."""
@@ -117,6 +138,10 @@ class Settings:
     signup_limit_total: str = "200 per hour"
     #: A provisioning row older than this is taken over by the next claim of its name.
     provisioning_lease_seconds: int = 60
+    #: A deleted tenant stays restorable this long, then the purge job drops its storage.
+    tenant_delete_grace_days: int = 30
+    #: How long a customer export's download link works (and its file is kept).
+    export_link_hours: int = 24
     #: werkzeug.security method for new password hashes (its default: scrypt).
     password_hash_method: str = "scrypt"
     #: More PostgreSQL databases for tenant schemas, by name ("default" is DATABASE_URL).
@@ -130,6 +155,17 @@ class Settings:
     #: psycopg then prepares no statements on the server (a pooled server connection may
     #: serve another client next, where the statement does not exist).
     database_pooler: str = "none"
+    #: Outgoing mail: "" writes messages to instance/outbox/; else smtp://user:pass@host:port
+    #: (``?starttls=1``) or smtps://… (``tenants/mail``).
+    mail_url: str = ""
+    #: The sender address of every message ("" means no-reply@BASE_DOMAIN); tenants'
+    #: messages carry their display name in front of it.
+    mail_from: str = ""
+    #: How long an invitation link works (days), and a password-reset link (minutes).
+    invitation_days: int = 7
+    password_reset_minutes: int = 60
+    #: Platform admins must set up two-factor sign-in before using the console.
+    admin_require_2fa: bool = False
     #: Custom domains: the DNS server verification asks ("host:port"; "" = the system's).
     dns_resolver: str = ""
     #: Hours a verified domain whose TXT record is gone keeps being served (then disabled).
@@ -207,6 +243,8 @@ class Settings:
             signup_limit_per_address=_rate(environ, "SIGNUP_LIMIT_PER_ADDRESS", "10 per hour"),
             signup_limit_total=_rate(environ, "SIGNUP_LIMIT_TOTAL", "200 per hour"),
             provisioning_lease_seconds=_int(environ, "PROVISIONING_LEASE_SECONDS", 60, minimum=1),
+            tenant_delete_grace_days=_int(environ, "TENANT_DELETE_GRACE_DAYS", 30, minimum=0),
+            export_link_hours=_int(environ, "EXPORT_LINK_HOURS", 24, minimum=1),
             password_hash_method=environ.get("PASSWORD_HASH_METHOD") or "scrypt",
             tenant_databases=_tenant_databases(environ.get("TENANT_DATABASES", ""), database_url),
             tenant_app=(environ.get("TENANT_APP") or "tenants.workspace:app").strip(),
@@ -219,7 +257,21 @@ class Settings:
             domain_target=(environ.get("DOMAIN_TARGET") or "").strip().lower().rstrip("."),
             embedded_default=not environ.get("DATABASE_URL"),
             support_email=support_email,
+            mail_url=_mail_url(environ.get("MAIL_URL", "")),
+            mail_from=_mail_from(environ.get("MAIL_FROM", "")),
+            invitation_days=_int(environ, "INVITATION_DAYS", 7, minimum=1),
+            password_reset_minutes=_int(environ, "PASSWORD_RESET_MINUTES", 60, minimum=5),
+            # On in production (no FLASK_DEBUG) unless switched off explicitly.
+            admin_require_2fa=_flag(
+                environ.get("ADMIN_REQUIRE_2FA")
+                or ("0" if _flag(environ.get("FLASK_DEBUG")) else "1")
+            ),
         )
+
+    @property
+    def mail_sender(self) -> str:
+        """The From address of every message (``MAIL_FROM``, else no-reply@BASE_DOMAIN)."""
+        return self.mail_from or f"no-reply@{self.base_domain}"
 
     def domain_limit(self, plan: str) -> int:
         """How many custom domains a tenant on ``plan`` may have."""

@@ -38,9 +38,9 @@ def add_member(
     owner: Client, host: str, email: str, password: str, role: str = "member"
 ) -> TestResponse:
     """The owner adds a member through the Members page."""
-    token = csrf_token(owner.get("/members/new", headers={"Host": host}))
+    token = csrf_token(owner.get("/members/create", headers={"Host": host}))
     return owner.post(
-        "/members/new",
+        "/members/create",
         headers={"Host": host},
         data={"csrf_token": token, "email": email, "password": password, "role": role},
     )

@@ -80,8 +80,8 @@ FORMS = [
     Form(
         "member",
         "tenant",
-        "/members/new",
-        "/members/new",
+        "/members/create",
+        "/members/create",
         {"email": "ann@acme.test", "name": "Ann", "password": PASSWORD, "role": "member"},
         {"email": 254, "name": 120, "password": 200},
     ),

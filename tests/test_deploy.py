@@ -272,8 +272,9 @@ def test_compose_images_are_pinned(compose: dict[str, Any]) -> None:
     for name, service in compose["services"].items():
         if "image" in service:
             _, _, tag = service["image"].partition(":")
-            # A release (postgres:16.6, nginx:1.27.3), never latest or a moving major.
-            assert re.match(r"^\d+\.\d+", tag), f"{name}: {service['image']} is not pinned"
+            # A release (postgres:16.6, nginx:1.27.3, mailpit:v1.21.8), never latest or a
+            # moving major.
+            assert re.match(r"^v?\d+\.\d+", tag), f"{name}: {service['image']} is not pinned"
 
 
 def test_compose_database_keeps_its_data_and_reports_health(compose: dict[str, Any]) -> None:
@@ -315,7 +316,10 @@ def test_compose_starts_each_service_once_what_it_needs_is_healthy(
 
 def test_compose_publishes_only_the_proxy(compose: dict[str, Any]) -> None:
     published = {name for name, service in compose["services"].items() if "ports" in service}
-    assert published == {"proxy", "caddy"}
+    # And the mail catcher's web inbox, on the loopback interface only.
+    assert published == {"proxy", "caddy", "mailpit"}
+    [inbox] = compose["services"]["mailpit"]["ports"]
+    assert inbox.startswith("127.0.0.1:") and inbox.endswith(":8025")
     [port] = compose["services"]["proxy"]["ports"]
     assert port.endswith(":80")
     # Caddy (HTTPS, custom domains) only runs with `--profile tls`.

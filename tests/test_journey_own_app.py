@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from werkzeug.test import Client
 
 from examples.guestbook import app as guestbook
@@ -107,6 +108,8 @@ def test_the_admin_console_describes_suspends_and_deletes_a_guestbook(
     assert entries_shown(acme, {"Host": acme.host}) == 2
     assert act("delete", confirm="acme") == 303
     assert acme.get("/").status_code == 404
+    assert platform.storage.exists(tenant_id)  # kept through the grace period
+    assert act("purge", confirm="acme") == 303
     assert not platform.storage.exists(tenant_id)
 
 
@@ -126,14 +129,14 @@ def test_guestbooks_are_isolated(platform, tenant_client, assert_isolated) -> No
 NEW_REVISION = '''"""Add entries.pinned
 
 Revision ID: g0002_pinned
-Revises: g0002_guestbook_user_sessions
+Revises: {head}
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "g0002_pinned"
-down_revision = "g0002_guestbook_user_sessions"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
@@ -155,7 +158,9 @@ def test_fleet_migrate_upgrades_every_guestbook(platform, create_tenant, tmp_pat
         create_tenant(slug)
     history = tmp_path / "guestbook_v2" / "migrations"
     shutil.copytree(guestbook.migrations, history, ignore=shutil.ignore_patterns("__pycache__"))
-    (history / "versions" / "g0002_pinned.py").write_text(NEW_REVISION)
+    # On top of whatever the guestbook's head is now (other revisions come and go).
+    head = ScriptDirectory(str(guestbook.migrations)).get_current_head()
+    (history / "versions" / "g0002_pinned.py").write_text(NEW_REVISION.replace("{head}", head))
     package = history.parent
     (package / "__init__.py").write_text(
         "import dataclasses\nfrom pathlib import Path\n\n"

@@ -32,7 +32,7 @@ def add_member(
 ) -> TestResponse:
     return post(
         client,
-        "/members/new",
+        "/members/create",
         {"email": email, "name": name, "password": password or MEMBER_PASSWORD, "role": role},
     )
 
@@ -133,7 +133,7 @@ def test_members_get_403_on_owner_pages(platform, create_tenant) -> None:
     assert "owner@acme.test" in members_page.get_data(as_text=True)
     assert "Add member" not in members_page.get_data(as_text=True)
 
-    assert get(ann, "/members/new").status_code == 403
+    assert get(ann, "/members/create").status_code == 403
     assert get(ann, "/settings/").status_code == 403
     forbidden = add_member(ann, "eve@acme.test")
     assert forbidden.status_code == 403

@@ -123,7 +123,7 @@ def test_only_the_author_or_an_owner_changes_a_note(platform, create_tenant) -> 
     owner = logged_in(platform, ACME, "owner@acme.test")
     post(
         owner,
-        "/members/new",
+        "/members/create",
         {"email": "ann@acme.test", "password": "ann-password", "role": "member"},
     )
     ann = logged_in(platform, ACME, "ann@acme.test", "ann-password")

@@ -40,7 +40,7 @@ def test_notes_members_settings_and_account_under_the_prefix(platform, create_te
 
     added = post(
         client,
-        "/acme/members/new",
+        "/acme/members/create",
         {"email": "ann@acme.test", "password": "ann-password", "role": "member"},
     )
     assert added.status_code == 302 and added.headers["Location"] == "/acme/members/"

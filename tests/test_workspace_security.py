@@ -43,7 +43,10 @@ def count(platform, model: type) -> int:
     ("path", "data"),
     [
         ("/notes/new", {"title": "sneaky", "body": ""}),
-        ("/members/new", {"email": "eve@acme.test", "password": "eve-password", "role": "owner"}),
+        (
+            "/members/create",
+            {"email": "eve@acme.test", "password": "eve-password", "role": "owner"},
+        ),
         ("/members/1/role", {"m1-role": "member"}),
         ("/members/1/remove", {}),
         ("/settings/", {"display_name": "Pwned", "accent": "#000000"}),
@@ -179,7 +182,7 @@ class _PageShape(HTMLParser):
         "/notes/new",
         "/notes/1/edit",
         "/members/",
-        "/members/new",
+        "/members/create",
         "/settings/",
         "/account/",
     ],

@@ -52,6 +52,10 @@ app = TenantApp(
     sign_in=accounts.sign_in,
     describe=describe,
     add_user=accounts.add_user,
+    after_signup=accounts.after_signup,
+    member_emails=accounts.member_emails,
     # The accounts' nightly upkeep (and its Background jobs page) come with accounts.
     jobs=accounts.JOBS,
+    # The owner's "Download all data": the accounts' people (no secrets) and the entries.
+    export={**accounts.EXPORT, "entries": ("id", "text", "created_at")},
 )

@@ -82,8 +82,17 @@ def login() -> Any:
         # An unknown email costs a hash check too: the time tells no one who is a member.
         stored = user.password_hash if user is not None else None
         if password_matches(stored, form.password.data, method=method) and user is not None:
-            start_session(user, remember=bool(form.remember.data))
             target = safe_next(request.args.get("next"), request.script_root)
+            if user.has_two_factor:
+                from tenants.accounts import twofactor
+
+                return twofactor.begin(
+                    user,
+                    remember=bool(form.remember.data),
+                    target=target or home_url(),
+                    account=account,
+                )
+            start_session(user, remember=bool(form.remember.data))
             response = redirect(target or home_url())
             throttle.remember_device(response, account)
             return response

@@ -79,6 +79,88 @@ class MemberForm(SafeForm):
     submit = SubmitField("Add member")
 
 
+class ProfileForm(SafeForm):
+    """The name a member is shown by (Members, greetings, notes' authors)."""
+
+    name = StringField(
+        "Your name",
+        filters=[lambda value: " ".join(value.split()) if isinstance(value, str) else value],
+        validators=[Length(max=column_size(User.name), message="Use at most %(max)d characters.")],
+    )
+    submit = SubmitField("Save name")
+
+
+class InviteForm(SafeForm):
+    email = EmailField(
+        "Email",
+        filters=[strip_text],
+        validators=[
+            DataRequired("Enter the email of the person to invite."),
+            EmailAddress(),
+            Length(max=column_size(User.email)),
+        ],
+    )
+    role = SelectField("Role", choices=ROLE_CHOICES, default=Role.MEMBER)
+    submit = SubmitField("Send invitation")
+
+
+class NewPasswordForm(SafeForm):
+    """Choose a password (twice): accepting an invitation, or a reset link."""
+
+    password = _new_password("Password")
+    confirm_password = PasswordField(
+        "Repeat the password",
+        validators=[
+            DataRequired("Repeat the password."),
+            EqualTo("password", message="The two passwords differ; type them again."),
+        ],
+    )
+    submit = SubmitField("Save password")
+
+
+class AcceptInvitationForm(NewPasswordForm):
+    name = StringField(
+        "Your name",
+        filters=[lambda value: " ".join(value.split()) if isinstance(value, str) else value],
+        validators=[
+            DataRequired("Tell the team your name."),
+            Length(max=column_size(User.name), message="Use at most %(max)d characters."),
+        ],
+    )
+    submit = SubmitField("Join the workspace")
+
+
+class EmailOnlyForm(SafeForm):
+    """One address: "Forgot password?", and resending a verification link."""
+
+    email = EmailField(
+        "Email",
+        filters=[strip_text],
+        validators=[
+            DataRequired("Enter your email address."),
+            EmailAddress(),
+            Length(max=column_size(User.email)),
+        ],
+    )
+    submit = SubmitField("Send me a link")
+
+
+class EmailChangeForm(SafeForm):
+    new_email = EmailField(
+        "New email",
+        filters=[strip_text],
+        validators=[
+            DataRequired("Enter the new address."),
+            EmailAddress(),
+            Length(max=column_size(User.email)),
+        ],
+    )
+    email_password = PasswordField(
+        "Your password", validators=[DataRequired("Enter your password to confirm.")]
+    )
+    submit = SubmitField("Change email")
+
+
 class RoleForm(SafeForm):
     """One member's role, on the members page (one form per row, prefixed by the member id)."""
 
@@ -114,7 +196,12 @@ class WorkspaceSettingsForm(SafeForm):
             Regexp(ACCENT_PATTERN, message="Use a colour like #4f46e5."),
         ],
     )
+    require_2fa = BooleanField("Require two-factor sign-in for every member")
     submit = SubmitField("Save settings")
+
+
+class ExportForm(SafeForm):
+    """The owner's "Download all data" button: a CSRF-checked POST, no fields."""
 
 
 class DomainForm(SafeForm):

@@ -28,7 +28,12 @@ from tenants.appkit.flask_app import tenant_services
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 
 #: Shown to owners instead of the jobs' internal names.
-LABELS = {purge_spent_login_tokens.name: "Clean up spent login links"}
+LABELS = {
+    purge_spent_login_tokens.name: "Clean up spent login links",
+    "mail.send": "Send an email",
+    "accounts.send_password_reset": "Password reset email",
+    "accounts.send_verification": "Email confirmation",
+}
 
 
 def _when(moment: datetime | None) -> str:

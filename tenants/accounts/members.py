@@ -7,6 +7,7 @@ is checked, so two owners demoting each other at once cannot leave none.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -17,12 +18,25 @@ from sqlalchemy.exc import IntegrityError
 from tenants.accounts.access import owner_required
 from tenants.accounts.extensions import db
 from tenants.accounts.forms import MemberForm, RoleForm
+from tenants.accounts.invitations import is_expired, pending_invitations
 from tenants.accounts.models import Role, User
 from tenants.appkit.flask_app import tenant_services
 
 bp = Blueprint("members", __name__, url_prefix="/members")
+log = logging.getLogger(__name__)
 
 DUPLICATE_EMAIL = "A member with this email already exists in this workspace."
+
+
+def _directory(change: str, email: str) -> None:
+    """Keep the platform's member directory current (after the member change committed)."""
+    services = tenant_services()
+    try:
+        getattr(services.directory, change)(email)
+    except Exception:  # the platform database: `tenants directory-rebuild` repairs it
+        log.exception(
+            "Could not %s a member in the directory of tenant %s", change, services.tenant.id
+        )
 
 
 def with_article(role: str) -> str:
@@ -49,7 +63,12 @@ def render_members(
             form.role.label.text = role_forms[member_id].role.label.text
             role_forms[member_id] = form
     page = render_template(
-        "accounts/members.html", members=members, role_forms=role_forms, error=error
+        "accounts/members.html",
+        members=members,
+        role_forms=role_forms,
+        error=error,
+        invitations=pending_invitations() if current_user.is_owner else [],
+        is_expired=is_expired,
     )
     return page, status
 
@@ -70,9 +89,17 @@ def index() -> tuple[str, int]:
     return render_members()
 
 
-@bp.route("/new", methods=["GET", "POST"])
+@bp.route("/create", methods=["GET", "POST"])
 @owner_required
-def new() -> Any:
+def create() -> Any:
+    """Create an account with a password the owner chooses, for someone without email.
+
+    Invitations are the way to add people (``invitations.new``): the member chooses the
+    password and proves the address. This stays, one link away from the invitation form,
+    for the deliberate case of a person with no mailbox (a shared shop-floor account): the
+    owner then knows the password and tells it in person; the account is not verified.
+    No mail is sent, so an owner need not have verified their own address for this.
+    """
     form = MemberForm()
     status = 200
     if form.validate_on_submit():
@@ -94,6 +121,7 @@ def new() -> Any:
                 form.email.errors.append(DUPLICATE_EMAIL)
                 status = 409
             else:
+                _directory("add", member.email)
                 flash(f"{member.email} is now {with_article(member.role)} of this workspace.")
                 return redirect(url_for("members.index"))
     elif request.method == "POST":
@@ -142,5 +170,6 @@ def remove(member_id: int) -> Any:
     email = member.email
     db.session.delete(member)
     db.session.commit()
+    _directory("remove", email)
     flash(f"{email} was removed from this workspace.")
     return redirect(url_for("members.index"))

@@ -1,4 +1,5 @@
-"""Accounts in a tenant's storage: users with a role, their sessions, spent sign-in tokens."""
+"""Accounts in a tenant's storage: users with a role, their sessions, spent sign-in tokens,
+invitations, and the second factor (TOTP secret, recovery codes)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ from sqlalchemy.schema import Index
 from tenants.appkit.models import TenantBase, utcnow
 from tenants.sessions import SessionColumns
 
-__all__ = ["Role", "UsedLoginToken", "User", "UserSession", "utcnow"]
+__all__ = [
+    "Invitation",
+    "RecoveryCode",
+    "Role",
+    "UsedLoginToken",
+    "User",
+    "UserSession",
+    "utcnow",
+]
 
 
 class Role:
@@ -31,6 +40,14 @@ class User(UserMixin, TenantBase):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(20), default=Role.MEMBER)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: When the address was proven by a link sent to it (None: not yet).
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: An address the user asked to change to, until its link is followed.
+    pending_email: Mapped[str | None] = mapped_column(String(254))
+    #: Two-factor sign-in: the TOTP secret (base32), set once the first code was right.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    #: The last TOTP time step accepted: a code is never accepted twice (no replay).
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
     #: The token of the server-side session this object was loaded for (not a column).
     session_token = None
@@ -38,6 +55,18 @@ class User(UserMixin, TenantBase):
     @property
     def is_owner(self) -> bool:
         return self.role == Role.OWNER
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    @property
+    def has_two_factor(self) -> bool:
+        return bool(self.totp_secret)
 
     def get_id(self) -> str | None:
         """What Flask-Login keeps in the cookie: the token of this login's session row."""
@@ -60,3 +89,37 @@ class UsedLoginToken(TenantBase):
 
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
     used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Invitation(TenantBase):
+    """An email invited to join with a role: pending until accepted, revoked or expired.
+
+    The link carries the row's id and ``nonce``; resending draws a new nonce (and a new
+    expiry), so only the latest link works. Accepting, revoking or expiring ends it.
+    """
+
+    __tablename__ = "invitations"
+    __table_args__ = (Index("ix_invitations_email", func.lower(text("email"))),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(20), default=Role.MEMBER)
+    nonce: Mapped[str] = mapped_column(String(64))
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RecoveryCode(TenantBase):
+    """One single-use recovery code of a user's two-factor sign-in (stored hashed)."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (Index("ix_recovery_codes_user", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

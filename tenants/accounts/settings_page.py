@@ -25,7 +25,7 @@ from flask import (
 from flask_login import current_user
 
 from tenants.accounts.access import owner_required
-from tenants.accounts.forms import WorkspaceSettingsForm
+from tenants.accounts.forms import ExportForm, WorkspaceSettingsForm
 from tenants.appkit.flask_app import tenant_services
 from tenants.web.colors import readable_accent
 
@@ -53,14 +53,27 @@ def valid_accent(value: object) -> str:
 def edit() -> Any:
     config = current_app.config
     form = WorkspaceSettingsForm(
-        data={"display_name": config["TENANT_NAME"], "accent": config["TENANT_ACCENT"]}
+        data={
+            "display_name": config["TENANT_NAME"],
+            "accent": config["TENANT_ACCENT"],
+            "require_2fa": bool(config.get("TENANT_SETTINGS", {}).get("require_2fa")),
+        }
     )
+    if form.validate_on_submit() and form.require_2fa.data and not current_user.has_two_factor:
+        form.require_2fa.errors.append(
+            "Set up two-factor sign-in for yourself first (your Account page), "
+            "so you keep your own way in."
+        )
+        return render_template("accounts/settings.html", form=form), 409
     if form.validate_on_submit():
         try:
             tenant = tenant_services().update_tenant(
                 actor=current_user.email,
                 display_name=form.display_name.data,
-                settings={"accent": form.accent.data.lower()},
+                settings={
+                    "accent": form.accent.data.lower(),
+                    "require_2fa": bool(form.require_2fa.data),
+                },
             )
         except LookupError:
             abort(404, "This workspace no longer exists.")
@@ -76,7 +89,37 @@ def edit() -> Any:
             flash("Workspace settings saved.")
         return redirect(url_for("settings.edit"))
     status = 422 if request.method == "POST" else 200
-    return render_template("accounts/settings.html", form=form, troubled=_troubled()), status
+    return (
+        render_template(
+            "accounts/settings.html", form=form, exports=_exports_view(), troubled=_troubled()
+        ),
+        status,
+    )
+
+
+def _exports_view() -> dict[str, Any] | None:
+    """The owner's exports: being built, and ready with their expiring links (or None)."""
+    services = tenant_services()
+    if services.open_exports is None:
+        return None
+    return {"pending": services.exports.pending(), "ready": services.exports.ready()}
+
+
+@bp.post("/export")
+@owner_required
+def export() -> Any:
+    """Ask for a ZIP of all the workspace's data, built by a background job."""
+    if not ExportForm().validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+    services = tenant_services()
+    if services.open_exports is None:
+        abort(404)
+    services.exports.request(current_user.email)
+    flash(
+        "Your export is being prepared. Reload this page in a minute: a download link "
+        "appears here when it is ready."
+    )
+    return redirect(url_for("settings.edit"))
 
 
 def _troubled() -> list[Any]:

@@ -72,3 +72,20 @@ def remember_device(response: Response, account: str) -> None:
         path=config["SESSION_COOKIE_PATH"] or "/",
         secure=bool(config["SESSION_COOKIE_SECURE"]),
     )
+
+
+#: The "account" mailed links count under: forged, expired and reused links of an
+#: address meet the same per-address limits as wrong passwords.
+LINK_ACCOUNT = "mailed-link"
+
+
+def link_refusal() -> Refusal | None:
+    """Too many bad links (or passwords) from this address: refuse before checking one."""
+    if not enabled():
+        return None
+    return login_guard().refusal(LINK_ACCOUNT, address(), known_device=False)
+
+
+def link_failed() -> None:
+    if enabled():
+        login_guard().failed(LINK_ACCOUNT, address())

@@ -9,6 +9,7 @@ platform's rate-limit storage under the console's own keys), with the console's 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -33,6 +34,7 @@ from tenants.console.admin_forms import AdminLoginForm
 from tenants.console.extensions import platform_of, registry_db
 from tenants.registry.models import AdminSession, PlatformAdmin
 from tenants.sessions import SessionLifetimes, row_id, session_fields, touch_later, utcnow
+from tenants.web.links import fingerprint
 from tenants.web.passwords import password_matches
 from tenants.web.redirects import safe_next
 from tenants.web.throttle import (
@@ -71,6 +73,7 @@ class AdminUser(UserMixin):
     email: str
     #: The token of this login's row in ``admin_sessions``.
     session_token: str
+    has_two_factor: bool = False
 
     def get_id(self) -> str:
         return self.session_token
@@ -94,7 +97,7 @@ def load_admin(token: str) -> AdminUser | None:
     if not row.is_valid(admin.password_hash):
         return None
     touch_later(platform_of().engine, row)
-    return AdminUser(admin.id, admin.email, token)
+    return AdminUser(admin.id, admin.email, token, bool(admin.totp_secret))
 
 
 @admin_login_manager.unauthorized_handler
@@ -121,6 +124,7 @@ def init_admin_auth(app: Flask) -> None:
 
 def start_admin_session(admin: PlatformAdmin, *, remember: bool) -> None:
     """Log ``admin`` in on this device: a new row in ``admin_sessions``, a fresh cookie."""
+    user = AdminUser(admin.id, admin.email, "", bool(admin.totp_secret))
     token, fields = session_fields(
         request, admin.password_hash, remember=remember, lifetimes=current_app.extensions[LIFETIMES]
     )
@@ -134,7 +138,7 @@ def start_admin_session(admin: PlatformAdmin, *, remember: bool) -> None:
     registry_db.session.close()
     session.clear()
     session.permanent = remember
-    login_user(AdminUser(admin.id, admin.email, token))
+    login_user(AdminUser(user.id, user.email, token, user.has_two_factor))
 
 
 def current_row_id() -> str | None:
@@ -169,6 +173,27 @@ def render_refusal(refusal: Refusal) -> tuple[str, int, dict[str, str]]:
     return page, 429, {"Retry-After": str(refusal.retry_after)}
 
 
+#: Session key of a login waiting for its second factor (``admin_twofactor``), and how
+#: long the code may take after the password.
+PENDING = "admin_2fa.pending"
+PENDING_SECONDS = 300
+
+
+def begin_second_factor(
+    admin: PlatformAdmin, *, remember: bool, target: str, account: str
+) -> Response:
+    """The admin's password was right and a second factor is set up: ask for the code."""
+    session[PENDING] = {
+        "admin": admin.id,
+        "fp": fingerprint(admin.password_hash),
+        "remember": remember,
+        "target": target,
+        "account": account,
+        "at": int(time.time()),
+    }
+    return redirect(url_for("admin_2fa.challenge"), code=303)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     if current_user.is_authenticated:
@@ -193,10 +218,14 @@ def login() -> Any:
     # An unknown email costs a hash check too: the time tells no one who is an admin.
     stored = admin.password_hash if admin is not None else None
     if password_matches(stored, password, method=method) and admin is not None:
-        start_admin_session(admin, remember=bool(form.remember.data))
         target = safe_next(request.args.get("next"))
         if target is None or not target.startswith("/admin/"):
             target = url_for("admin.tenants")
+        if admin.totp_secret:
+            return begin_second_factor(
+                admin, remember=bool(form.remember.data), target=target, account=account
+            )
+        start_admin_session(admin, remember=bool(form.remember.data))
         response = redirect(target, code=303)
         devices.remember(
             request,

@@ -9,6 +9,7 @@ The token therefore never appears in a URL, so no access log records it.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, render_template
@@ -29,6 +30,7 @@ from tenants.web.forms import SafeForm
 from tenants.web.throttle import Counters, SignupGuard, SignupLimits, wait_phrase
 
 bp = Blueprint("signup", __name__)
+log = logging.getLogger(__name__)
 #: ``app.extensions`` key of the console's signup throttle.
 GUARD = "tenants.signup_guard"
 
@@ -62,6 +64,7 @@ class SignupForm(SafeForm):
         "Subdomain",
         validators=[DataRequired("Choose a subdomain: it is required."), Length(max=500)],
     )
+    owner_name = StringField("Your name", validators=[Length(max=500)])
     email = EmailField(
         "Your email", validators=[DataRequired("Enter your email address."), Length(max=500)]
     )
@@ -96,6 +99,7 @@ def signup() -> Any:
         display_name=form.name.data or "",
         owner_email=form.email.data or "",
         owner_password=form.password.data or "",
+        owner_name=form.owner_name.data or "",
     )
     try:
         # Checked before the throttle: a mistyped form does not use up an allowance.
@@ -115,7 +119,16 @@ def signup() -> Any:
     if record is None:  # not yet in this process's snapshot: read it now
         platform.registry.refresh(force=True)
         record = platform.registry.get(tenant.slug)
-    handoff = platform.tenant_app.sign_in(platform.services_for(record), tenant.owner_id)
+    services = platform.services_for(record)
+    try:
+        if platform.tenant_app.after_signup is not None:
+            try:
+                platform.tenant_app.after_signup(services, tenant.owner_id)
+            except Exception:  # e.g. the job queue is down: the workspace exists all the same
+                log.exception("after_signup of tenant %s failed", tenant.slug)
+        handoff = platform.tenant_app.sign_in(services, tenant.owner_id)
+    finally:
+        services.close()  # the storage engine after_signup may have opened
     page = render_template(
         "console/handoff.html",
         handoff=handoff,

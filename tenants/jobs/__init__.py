@@ -8,7 +8,7 @@ platform code with ``job.enqueue_for(tenant, platform=...)``; run workers with
 the design.
 """
 
-from tenants.jobs import builtin, scheduler  # noqa: F401 - declare the system's own jobs
+from tenants.jobs import builtin, mail, scheduler  # noqa: F401 - declare the system's own jobs
 from tenants.jobs.catalog import JobDefinition, platform_job, tenant_job
 from tenants.jobs.context import JobContext, JobError
 from tenants.jobs.runtime import JobHandle, NoTenantHere, runtime_of

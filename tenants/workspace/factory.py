@@ -67,5 +67,16 @@ def workspace_app(
         sign_in=accounts.sign_in,
         describe=accounts.describe,
         add_user=accounts.add_user,
+        after_signup=accounts.after_signup,
+        member_emails=accounts.member_emails,
         jobs=(*accounts.JOBS, *(job for module in modules for job in module.jobs)),
+        # The accounts' allow-list, and every column of the product modules' tables.
+        export={
+            **accounts.EXPORT,
+            **{
+                model.__table__.name: tuple(column.name for column in model.__table__.columns)
+                for module in modules
+                for model in module.models
+            },
+        },
     )

@@ -112,6 +112,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "SUPPORT_EMAIL": SUPPORT_EMAIL,
         "SIGNUP_LIMIT_PER_ADDRESS": "100000 per hour",
         "SIGNUP_LIMIT_TOTAL": "100000 per hour",
+        # The admin journeys log in with a password only (2FA has its own tests).
+        "ADMIN_REQUIRE_2FA": "0",
     }
     env.pop("FLASK_DEBUG", None)
     Server(port, env).flask("db", "upgrade")

@@ -132,7 +132,7 @@ def test_pages_fit_the_width_and_keep_the_accent_readable(owner: Page, server, w
         if path == "/":
             assert any(item["selector"] == ".stats strong" for item in seen)
         if path == "/notes/":
-            screenshot(page, f"14-long-notes-{width}")
+            screenshot(page, f"16-long-notes-{width}")
 
 
 def test_the_phone_menu_opens(browser, server, umbrella) -> None:
@@ -172,10 +172,10 @@ def test_delete_a_note_and_remove_a_member_ask_first(owner: Page, server, width)
     expect(page.locator("li.note", has_text=title)).to_have_count(0)
 
     email = f"temp-{width}@umbrella.test"
-    page.goto(server.url(SLUG, "/members/new"))
+    page.goto(server.url(SLUG, "/members/create"))  # invitations have their own journey
     page.get_by_label("Email").fill(email)
     page.get_by_label("Initial password").fill(MEMBER[1])
-    page.get_by_role("button", name="Add member").click()
+    page.get_by_role("button", name="Create account").click()
     expect(page.locator(".flash")).to_contain_text(f"{email} is now a member")
     no_sideways_scroll(page)  # the members page at 390 px: rows stack
     row = page.locator("tr", has_text=email)
@@ -188,7 +188,7 @@ def test_delete_a_note_and_remove_a_member_ask_first(owner: Page, server, width)
     page.get_by_role("button", name="Remove member").click()
     expect(page.locator(".flash")).to_contain_text("removed")
     expect(page.locator("tr", has_text=email)).to_have_count(0)
-    screenshot(page, f"15-members-{width}")
+    screenshot(page, f"17-members-{width}")
 
 
 def test_error_pages_keep_the_workspace(owner: Page, server, width) -> None:
@@ -198,7 +198,7 @@ def test_error_pages_keep_the_workspace(owner: Page, server, width) -> None:
     expect(page.locator("header")).to_contain_text("Umbrella Corporation")
     expect(page.get_by_role("link", name="Back to Umbrella Corporation")).to_be_visible()
     no_sideways_scroll(page)
-    screenshot(page, f"16-workspace-404-{width}")
+    screenshot(page, f"18-workspace-404-{width}")
     page.get_by_role("link", name="Back to Umbrella Corporation").click()
     expect(page).to_have_url(server.url(SLUG, "/"))
 
