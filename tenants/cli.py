@@ -189,13 +189,21 @@ def tenants_list(show_all: bool) -> None:
         return
     # The database column only where tenants can live on more than one.
     several = bool(platform.settings.tenant_databases)
+    # Columns as wide as their longest value, so a long revision id never runs into the URL.
+    slug_width = max(len("SLUG"), *(len(tenant.slug) for tenant in tenants))
+    revision_width = max(
+        len("REVISION"), *(len(tenant.storage_revision or "-") for tenant in tenants)
+    )
     database = f"{'DATABASE':<12} " if several else ""
-    click.echo(f"{'SLUG':<24} {'STATUS':<13} {'PLAN':<10} {database}{'REVISION':<24} URL")
+    click.echo(
+        f"{'SLUG':<{slug_width}}  {'STATUS':<12} {'PLAN':<10} {database}"
+        f"{'REVISION':<{revision_width}}  URL"
+    )
     for tenant in tenants:
         database = f"{tenant.database:<12} " if several else ""
         click.echo(
-            f"{tenant.slug:<24} {tenant.status:<13} {tenant.plan:<10} {database}"
-            f"{tenant.storage_revision or '-':<24} {platform.tenant_url(tenant)}"
+            f"{tenant.slug:<{slug_width}}  {tenant.status:<12} {tenant.plan:<10} {database}"
+            f"{tenant.storage_revision or '-':<{revision_width}}  {platform.tenant_url(tenant)}"
         )
 
 

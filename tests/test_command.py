@@ -47,6 +47,7 @@ def tenants(tmp_path: Path, *args: str, **changes: str | None) -> subprocess.Com
     )
 
 
+@pytest.mark.slow  # eight CLI processes
 def test_works_without_a_key_on_the_embedded_database_and_prints_the_dev_port(
     tmp_path: Path,
 ) -> None:
@@ -180,3 +181,13 @@ def test_the_installed_console_script_runs(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "create" in result.stdout and "migrate" in result.stdout
+
+
+def test_the_list_keeps_its_columns(tmp_path: Path) -> None:
+    assert tenants(tmp_path, "db", "upgrade").returncode == 0
+    assert tenants(tmp_path, "create", "a-rather-long-subdomain-name", *OWNER).returncode == 0
+    lines = tenants(tmp_path, "list").stdout.splitlines()
+    header, row = lines[0], lines[1]
+    # Each column starts where its heading does, however long the values.
+    for heading, value in (("STATUS", "active"), ("REVISION", "0"), ("URL", "http://")):
+        assert row.index(value) == header.index(heading), (header, row)

@@ -6,6 +6,7 @@ a workspace keeps its name, navigation and a way back, as the 429 page always di
 
 from __future__ import annotations
 
+import pytest
 from werkzeug.test import Client
 
 from tenants.admins import create_admin
@@ -69,3 +70,12 @@ def test_platform_errors_keep_the_platform_chrome(client) -> None:
     body = answer.get_data(as_text=True)
     assert 'href="/login"' in body and 'href="/signup"' in body
     assert "Go to the home page" in body
+
+
+@pytest.mark.parametrize("routing", ["path"])
+def test_log_in_in_path_mode(client, create_tenant) -> None:
+    create_tenant("acme")
+    for typed in ("acme", "example.com/acme/", "https://example.com/acme/notes/"):
+        answer = client.get("/login", headers=HOST, query_string={"workspace": typed})
+        assert answer.status_code == 303, typed
+        assert answer.headers["Location"] == "http://example.com/acme/login"

@@ -37,20 +37,35 @@ SKIPPED = {
     ".venv/bin/tenants jobs worker": "runs until stopped (tests/test_jobs_workers.py)",
     ".venv/bin/python -m pytest": "runs the test suite, which this test is part of",
     "bash scripts/screenshots.sh": "runs the browser tests (tests/e2e), writing docs/screenshots",
+    "cp fullchain.pem": "copies your own certificate files, which a test has none of",
+    "cat >> .env <<": "configures a production TLS deployment in .env, which every later "
+    "command would read (tests/test_domains_tls.py runs that set-up with Caddy)",
 }
 
 _BLOCK = re.compile(r"^[ \t]*```sh\n(.*?)^[ \t]*```", re.MULTILINE | re.DOTALL)
 
 
 def readme_commands(text: str) -> list[str]:
-    """The commands of the README's ``sh`` blocks, continuation lines joined."""
+    """The commands of the README's ``sh`` blocks: continuation lines joined, a here-document
+    kept with its command (up to its terminator), comments dropped."""
     commands: list[str] = []
     for block in _BLOCK.findall(text):
-        joined = re.sub(r"\\\n\s*", "", block)
-        for line in joined.splitlines():
+        lines = iter(re.sub(r"\\\n\s*", "", block).splitlines())
+        for line in lines:
             line = line.strip()
-            if line and not line.startswith("#"):
-                commands.append(re.sub(r"\s+#.*$", "", line) if " # " in line else line)
+            if not line or line.startswith("#"):
+                continue
+            if " # " in line:
+                line = re.sub(r"\s+#.*$", "", line)
+            heredoc = re.search(r"<<-?\s*'?\"?(\w+)", line)
+            if heredoc:
+                body = []
+                for more in lines:
+                    body.append(more)
+                    if more.strip() == heredoc.group(1):
+                        break
+                line = "\n".join([line, *body])
+            commands.append(line)
     return commands
 
 

@@ -50,7 +50,12 @@ def login() -> Any:
     settings = platform_of().settings
     for prefix in ("https://", "http://"):
         slug = slug.removeprefix(prefix)
-    slug = slug.split("/")[0].removesuffix("." + settings.base_domain)
+    parts = [part for part in slug.split("/") if part]
+    host = parts[0].split(":")[0] if parts else ""
+    if host == settings.base_domain and len(parts) > 1:  # path mode: example.com/acme/
+        slug = parts[1]
+    else:
+        slug = host.removesuffix("." + settings.base_domain)
     try:
         slug = validate_slug(slug)
     except InvalidSlug:

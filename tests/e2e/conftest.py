@@ -40,6 +40,7 @@ CHROMIUM_ARGS = [
     "--host-resolver-rules=MAP *.test 127.0.0.1",
 ]
 ADMIN = ("admin@platform.test", "admin-password-1")
+SUPPORT_EMAIL = "support@platform.test"
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -108,6 +109,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "PUBLIC_PORT": str(port),
         "WEB_CONCURRENCY": "2",
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "SUPPORT_EMAIL": SUPPORT_EMAIL,
         "SIGNUP_LIMIT_PER_ADDRESS": "100000 per hour",
         "SIGNUP_LIMIT_TOTAL": "100000 per hour",
         # The admin journeys log in with a password only (2FA has its own tests).

@@ -5,7 +5,7 @@ loopback) is the platform's ``DNS_RESOLVER``; Chromium resolves ``*.test`` to lo
 (``--host-resolver-rules`` in conftest), as a CNAME to the platform would. The owner adds
 the domain, reads the TXT record on the page, the test publishes it, "Check now"
 verifies it, "Make primary" moves the workspace there, and the workspace answers on the
-new domain. Screenshots go to docs/screenshots/.
+new domain. Screenshots go to a temporary folder (docs/screenshots/ with scripts/screenshots.sh).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ADMIN, screenshot
+from tests.e2e.conftest import ADMIN, SUPPORT_EMAIL, screenshot
 
 PASSWORD = "acme-password-1"
 MEMBER = ("member@acme.test", "member-password-1")
@@ -188,6 +188,9 @@ def test_admin_finds_suspends_and_resumes_acme(browser, server) -> None:
         assert response.status == 403
         expect(visitor.locator("body")).to_contain_text("suspended")
         expect(visitor.locator("body")).to_contain_text("Reason: Payment overdue since March.")
+        expect(visitor.get_by_role("link", name=f"Email {SUPPORT_EMAIL}")).to_have_attribute(
+            "href", f"mailto:{SUPPORT_EMAIL}"
+        )
         screenshot(visitor, "10-suspended")
 
         admin.get_by_role("button", name="Resume").click()

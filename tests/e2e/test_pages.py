@@ -131,7 +131,8 @@ def test_pages_fit_the_width_and_keep_the_accent_readable(owner: Page, server, w
         assert not low, (path, low)
         if path == "/":
             assert any(item["selector"] == ".stats strong" for item in seen)
-    screenshot(page, f"11-long-notes-{width}")
+        if path == "/notes/":
+            screenshot(page, f"16-long-notes-{width}")
 
 
 def test_the_phone_menu_opens(browser, server, umbrella) -> None:
@@ -187,7 +188,7 @@ def test_delete_a_note_and_remove_a_member_ask_first(owner: Page, server, width)
     page.get_by_role("button", name="Remove member").click()
     expect(page.locator(".flash")).to_contain_text("removed")
     expect(page.locator("tr", has_text=email)).to_have_count(0)
-    screenshot(page, f"12-members-{width}")
+    screenshot(page, f"17-members-{width}")
 
 
 def test_error_pages_keep_the_workspace(owner: Page, server, width) -> None:
@@ -197,7 +198,7 @@ def test_error_pages_keep_the_workspace(owner: Page, server, width) -> None:
     expect(page.locator("header")).to_contain_text("Umbrella Corporation")
     expect(page.get_by_role("link", name="Back to Umbrella Corporation")).to_be_visible()
     no_sideways_scroll(page)
-    screenshot(page, f"13-workspace-404-{width}")
+    screenshot(page, f"18-workspace-404-{width}")
     page.get_by_role("link", name="Back to Umbrella Corporation").click()
     expect(page).to_have_url(server.url(SLUG, "/"))
 
@@ -260,5 +261,32 @@ def test_suspension_asks_for_a_reason_that_members_see(browser, server, width) -
             no_sideways_scroll(page)
         finally:
             visitor.close()
+    finally:
+        context.close()
+
+
+def test_admins_page_adds_and_removes_an_admin(browser, server, width) -> None:
+    email = f"second-{width}@platform.test"
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    try:
+        admin = context.new_page()
+        admin.goto(server.url(None, "/admin/login"))
+        log_in(admin, admin.url, *ADMIN)
+        expect(admin.get_by_role("heading", name="Tenants")).to_be_visible()
+        open_nav(admin, "Admins")
+        expect(admin.get_by_role("heading", name="Admins")).to_be_visible()
+        check_accessible(admin)
+        admin.get_by_label("Email").fill(email)
+        admin.get_by_label("Password").fill("a second long password")
+        admin.get_by_role("button", name="Add admin").click()
+        expect(admin.locator(".flash")).to_contain_text(f"Added {email}")
+        no_sideways_scroll(admin)
+        admin.locator("tr", has_text=email).get_by_role("link", name="Remove…").click()
+        expect(admin.get_by_role("heading", level=1)).to_contain_text(email)
+        no_sideways_scroll(admin)
+        admin.get_by_role("button", name="Remove admin").click()
+        expect(admin.locator(".flash")).to_contain_text(f"Removed {email}")
+        expect(admin.locator("tbody tr", has_text=email)).to_have_count(0)
+        expect(admin.locator("main")).to_contain_text("removed")  # the Changes list
     finally:
         context.close()
