@@ -21,15 +21,18 @@ A provisioning that is merely slow and outlives its lease is refused at its last
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tenants.registry import domains as registry_domains
 from tenants.registry import service
 from tenants.registry.models import SLUG_HOLDING_STATUSES, Tenant, TenantStatus, utcnow
+from tenants.storage.archive import exports_directory
 
 if TYPE_CHECKING:
     from tenants.kernel import Platform
@@ -120,3 +123,62 @@ def sweep(platform: Platform, *, actor: str = "cleanup") -> CleanupReport:
         else:
             report.dropped.append(storage.location(tenant_id))
     return report
+
+
+# -- purging deleted tenants after their grace period ----------------------------------
+
+
+def purge_due(
+    platform: Platform, *, now: datetime | None = None, actor: str = "purge-job"
+) -> list[str]:
+    """Purge every deleted tenant whose grace period is over; return their slugs.
+
+    Each row is marked purged (and audited) in its own short transaction before its
+    storage is dropped: once marked, nobody can restore it while the drop runs, and a
+    drop that fails leaves orphaned storage that ``tenants cleanup`` drops later.
+    """
+    now = now or utcnow()
+    purged: list[str] = []
+    while True:
+
+        def mark_next(session: Session) -> Tenant | None:
+            tenant = session.execute(
+                select(Tenant)
+                .where(Tenant.status == str(TenantStatus.DELETED), Tenant.purge_after <= now)
+                .order_by(Tenant.purge_after, Tenant.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).scalar_one_or_none()
+            if tenant is not None:
+                mark_purged(session, tenant, actor, reason="grace period over")
+            return tenant
+
+        tenant = service.write(platform.engine, mark_next)
+        if tenant is None:
+            break
+        platform.registry.invalidate()
+        drop_purged(platform, tenant.id)
+        purged.append(tenant.slug)
+    return purged
+
+
+def mark_purged(session: Session, tenant: Tenant, actor: str, *, reason: str) -> None:
+    # Its custom domains stayed reserved (and unrouted) through the grace period.
+    registry_domains.release_all(session, tenant)
+    service.set_status(session, tenant, TenantStatus.PURGED)
+    service.audit(session, actor, "tenant.purge", tenant, slug=tenant.slug, reason=reason)
+
+
+def drop_purged(platform: Platform, tenant_id: int) -> None:
+    platform.apps.discard(tenant_id)
+    # Its customer exports go with it (their links already refuse a purged tenant).
+    shutil.rmtree(exports_directory(platform.settings.instance_path, tenant_id), ignore_errors=True)
+    try:
+        platform.storage.drop(tenant_id)
+    except Exception:
+        log.exception(
+            "Could not drop the storage of purged tenant %s; "
+            "'flask --app tenants.wsgi tenants cleanup' retries.",
+            tenant_id,
+        )
+    platform.storage.forget(tenant_id)

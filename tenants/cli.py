@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import functools
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -18,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from tenants import cleanup, lifecycle
+from tenants import backups, cleanup, lifecycle, moves
 from tenants.admins import (
     InvalidAdmin,
     create_admin,
@@ -31,9 +33,10 @@ from tenants.fleet import ledger, runner, worker
 from tenants.jobs.cli import jobs_cli  # also puts the job tables in RegistryBase.metadata
 from tenants.plans import DEFAULT_PLAN, PLAN_NAMES, UnknownPlan
 from tenants.registry.models import (
-    SLUG_HOLDING_STATUSES,
+    LIVE_STATUSES,
     RegistryBase,
     Tenant,
+    TenantStatus,
 )
 from tenants.storage import migrations
 from tenants.storage.revisions import InvalidRevision, new_revision
@@ -56,6 +59,8 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     lifecycle.TenantNotFound,
     InvalidAdmin,
     InvalidRevision,
+    backups.ArchiveError,
+    moves.MoveError,
     UnknownPlan,
 )
 
@@ -215,16 +220,137 @@ def tenants_resume(slug: str) -> None:
 
 @tenants_cli.command("delete")
 @click.argument("slug")
-@click.option("--yes", is_flag=True, help="Confirm: the tenant's storage is dropped.")
+@click.option("--yes", is_flag=True, help="Confirm: the tenant goes offline at once.")
 @friendly_errors
 def tenants_delete(slug: str, yes: bool) -> None:
-    """Delete SLUG and drop its storage (its data is gone; the slug is free again)."""
+    """Delete SLUG: unreachable at once, restorable until its grace period ends."""
     if not yes:
         raise click.ClickException(
-            f"Deleting {slug} drops all its data; run again with --yes to confirm."
+            f"Deleting {slug} takes it offline at once and purges its data after "
+            "TENANT_DELETE_GRACE_DAYS; run again with --yes to confirm."
         )
     tenant = lifecycle.delete_tenant(_platform(), slug, actor="cli")
-    click.echo(f"Deleted {tenant.slug} and dropped its storage.")
+    if tenant.status == TenantStatus.PURGED:
+        click.echo(f"Deleted {tenant.slug} (a provisioning that never finished) and purged it.")
+        return
+    click.echo(
+        f"Deleted {tenant.slug}: offline now, purged after {tenant.purge_after:%Y-%m-%d %H:%M} "
+        f"UTC; 'flask --app tenants.wsgi tenants undelete {tenant.slug}' restores it until then."
+    )
+
+
+@tenants_cli.command("undelete")
+@click.argument("slug")
+@friendly_errors
+def tenants_undelete(slug: str) -> None:
+    """Restore SLUG, deleted within its grace period, in the status it had."""
+    tenant = lifecycle.undelete_tenant(_platform(), slug, actor="cli")
+    click.echo(f"Restored {tenant.slug}: it is {tenant.status} again.")
+
+
+@tenants_cli.command("purge")
+@click.argument("slug")
+@click.option(
+    "--confirm",
+    "confirm",
+    default=None,
+    help="The slug again, typed (asked for when not given).",
+)
+@friendly_errors
+def tenants_purge(slug: str, confirm: str | None) -> None:
+    """Purge deleted tenant SLUG now: its storage is dropped for good, its slug freed."""
+    if confirm is None:
+        confirm = click.prompt(f"This drops all data of {slug} for good. Type its slug")
+    tenant = lifecycle.purge_tenant(_platform(), slug, confirm=confirm, actor="cli")
+    click.echo(f"Purged {tenant.slug}: its storage is dropped and its slug is free.")
+
+
+@tenants_cli.command("purge-due")
+@friendly_errors
+def tenants_purge_due() -> None:
+    """Purge every deleted tenant whose grace period is over (the purge job does it hourly)."""
+    purged = lifecycle.purge_due(_platform(), actor="cli")
+    click.echo(f"Purged {len(purged)} tenant(s){': ' + ', '.join(purged) if purged else '.'}")
+
+
+@tenants_cli.command("read-only")
+@click.argument("slug")
+@click.option("--off", is_flag=True, help="Make the tenant writable again.")
+@friendly_errors
+def tenants_read_only(slug: str, off: bool) -> None:
+    """Put SLUG read-only (pages work, writes answer 503) or, with --off, writable again."""
+    tenant = lifecycle.set_read_only(_platform(), slug, not off, actor="cli")
+    if tenant.read_only:
+        click.echo(f"{tenant.slug} is read-only: every process refuses its writes within a second.")
+    else:
+        click.echo(f"{tenant.slug} is writable again.")
+
+
+@tenants_cli.command("backup")
+@click.argument("slug")
+@click.option(
+    "-o", "--output", "output", required=True, type=click.Path(path_type=Path), help="ZIP to write."
+)
+@friendly_errors
+def tenants_backup(slug: str, output: Path) -> None:
+    """Write a complete, consistent backup of SLUG to a new ZIP file."""
+    started = time.perf_counter()
+    made = backups.backup_tenant(_platform(), slug, output, actor="cli")
+    elapsed = (time.perf_counter() - started) * 1000
+    click.echo(
+        f"Backed up {slug}: {made.manifest.total_rows} rows in {len(made.manifest.tables)} "
+        f"tables at revision {made.manifest.schema_revision} to {made.path} ({elapsed:.0f} ms)."
+    )
+
+
+@tenants_cli.command("restore")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--slug", required=True, help="The new tenant's slug (never an existing one).")
+@friendly_errors
+def tenants_restore(file: Path, slug: str) -> None:
+    """Restore backup FILE into a new tenant --slug (verified, migrated to the head)."""
+    platform = _platform()
+    tenant = backups.restore_tenant(platform, file, slug, actor="cli")
+    click.echo(
+        f"Restored {file} into {tenant.slug} at revision {tenant.storage_revision}: "
+        f"{platform.settings.url_for_tenant(tenant.slug)}"
+    )
+
+
+@tenants_cli.command("clone")
+@click.argument("slug")
+@click.argument("new_slug")
+@friendly_errors
+def tenants_clone(slug: str, new_slug: str) -> None:
+    """Copy tenant SLUG, every row of it, into a new tenant NEW_SLUG."""
+    platform = _platform()
+    tenant = backups.clone_tenant(platform, slug, new_slug, actor="cli")
+    click.echo(f"Cloned {slug} into {tenant.slug}: {platform.settings.url_for_tenant(tenant.slug)}")
+
+
+@tenants_cli.command("move")
+@click.argument("slug")
+@click.option("--to", "to", required=True, help="A database TENANT_DATABASES names.")
+@click.option(
+    "--lease",
+    default=moves.LEASE_SECONDS,
+    show_default=True,
+    type=click.FloatRange(min=5),
+    help="Seconds a killed move keeps the tenant read-only at most.",
+)
+@friendly_errors
+def tenants_move(slug: str, to: str, lease: float) -> None:
+    """Move SLUG's schema to database --to: read-only, copy, verify, switch, drop the old."""
+    report = moves.move_tenant(_platform(), slug, to, actor="cli", lease_seconds=lease)
+    if report.recovered:
+        click.echo(f"An interrupted move of {report.slug} was {report.recovered}.")
+    if report.source == report.target:
+        click.echo(f"{report.slug} lives on {report.target}.")
+        return
+    click.echo(
+        f"Moved {report.slug} from {report.source} to {report.target}: {report.rows} rows, "
+        f"writes refused for {report.write_window:.2f} s."
+    )
 
 
 @admin_cli.command("create")
@@ -306,7 +432,8 @@ def _head() -> str:
 def _named(platform: Platform, slugs: Sequence[str]) -> list[_FleetTenant]:
     """The tenants SLUGS name, from one registry query; unknown or provisioning ones refused."""
     columns = (Tenant.id, Tenant.slug, Tenant.status, Tenant.storage_revision)
-    holding = [str(status) for status in SLUG_HOLDING_STATUSES]
+    # Deleted tenants (in their grace period) are not migrated: as unknown as purged ones.
+    holding = [str(status) for status in LIVE_STATUSES]
     wanted = {slug.strip().lower() for slug in slugs}
     query = select(*columns).where(func.lower(Tenant.slug).in_(wanted), Tenant.status.in_(holding))
     with Session(platform.engine) as session:

@@ -72,10 +72,11 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, Engine, MetaData
 from sqlalchemy.orm import Session
@@ -95,12 +96,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ContractError",
+    "ExportLink",
     "NewOwner",
     "NewUser",
     "PlatformLinks",
     "SessionLifetimes",
     "SignInHandoff",
     "TenantApp",
+    "TenantExports",
     "TenantRecord",
     "TenantServices",
     "load_tenant_app",
@@ -164,6 +167,33 @@ class PlatformLinks:
         return f"{self.scheme}://{self.tenant_base}{path}"
 
 
+@dataclass(frozen=True)
+class ExportLink:
+    """One customer export ready to download: a signed link that expires."""
+
+    name: str
+    url: str
+    created_at: datetime
+    expires_at: datetime
+    size: int
+
+
+class TenantExports(Protocol):
+    """The customer's "download all data" (``services.exports``).
+
+    ``request`` queues a background job that writes a ZIP of the tenant's storage (the
+    tables and columns ``TenantApp.export`` names: JSON Lines and CSV per table, and a
+    manifest with counts and checksums); ``ready`` lists the finished ones with signed
+    links that expire; ``pending`` says whether one is still being built.
+    """
+
+    def request(self, requested_by: str) -> str: ...
+
+    def ready(self) -> list[ExportLink]: ...
+
+    def pending(self) -> bool: ...
+
+
 @dataclass(frozen=True, eq=False)
 class TenantServices:
     """What a tenant app may use from the platform, for one tenant.
@@ -203,6 +233,8 @@ class TenantServices:
     #: Links expire after these (``INVITATION_DAYS``, ``PASSWORD_RESET_MINUTES``).
     invitation_days: int = 7
     password_reset_minutes: int = 60
+    #: Makes this tenant's customer-export service (called at most once per services object).
+    open_exports: Callable[[], TenantExports] | None = field(default=None, repr=False)
     #: Makes this tenant's custom-domain service (called at most once per services object).
     open_domains: Callable[[], TenantDomains] | None = field(default=None, repr=False)
 
@@ -262,6 +294,13 @@ class TenantServices:
         if self.open_jobs is None:
             raise ContractError("These services have no job queue (built without open_jobs).")
         return self.open_jobs()
+
+    @cached_property
+    def exports(self) -> TenantExports:
+        """The owner's "download all data": ``request(email)``, ``ready()``, ``pending()``."""
+        if self.open_exports is None:
+            raise ContractError("These services have no exports (built without open_exports).")
+        return self.open_exports()
 
     @cached_property
     def domains(self) -> TenantDomains:
@@ -328,7 +367,10 @@ class TenantApp:
     describe: Callable[[Connection], Mapping[str, object]] = _describe_nothing
     #: Optional: add an account with a role (tests' ``tenant_client(role=...)``, tools).
     add_user: Callable[[Session, NewUser], int] | None = None
-    #: Optional, for a later customer export: the tables (and columns) it includes.
+    #: The customer export's tables and, for each, the columns it includes (an allow-list:
+    #: leave out what is not the customer's to take, like password hashes, TOTP secrets and
+    #: session tokens). None: the app offers no export (``services.exports`` is missing).
+    #: The operator's backup is always complete.
     export: Mapping[str, Iterable[str]] | None = None
     #: Optional: the app's background jobs (``@tenant_job``/``@platform_job`` definitions).
     #: Workers run, and periodic ones fan out over, only the jobs listed here (besides the

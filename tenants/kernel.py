@@ -39,9 +39,11 @@ from tenants.dispatch.resolver import TenantResolver
 from tenants.dispatch.subdomain import SubdomainDispatcher
 from tenants.dispatch.tlsask import TlsAsk
 from tenants.domains.manager import DomainManager, TenantDomainsService
+from tenants.exports import PlatformExports
 from tenants.jobs.runtime import close_runtime, forget_runtime_after_fork, runtime_of
 from tenants.jobs.tenant_api import TenantJobs
 from tenants.keys import derive_directory_key, derive_tenant_secret
+from tenants.moves import move_tenant_job  # noqa: F401 - declares the move's job
 from tenants.registry.directory import TenantDirectory
 from tenants.registry.lookup import TenantRegistry
 from tenants.registry.models import Tenant
@@ -172,6 +174,8 @@ class Platform:
     ) -> TenantServices:
         """What the tenant app of ``tenant`` may use: see :class:`TenantServices`."""
         settings = self.settings
+        # The record may be newer than this process's placement cache (a move flipped it).
+        self.storage.place(tenant.id, tenant.database)
         path_routing = settings.tenant_routing == "path"
         prefix = f"/{tenant.slug}" if path_routing else ""
         slug = tenant.slug
@@ -208,6 +212,12 @@ class Platform:
             ),
             invitation_days=settings.invitation_days,
             password_reset_minutes=settings.password_reset_minutes,
+            # Only an app whose contract says what a customer export holds offers one.
+            open_exports=(
+                (lambda: PlatformExports(self, tenant))
+                if self.tenant_app.export is not None
+                else None
+            ),
             open_domains=lambda: TenantDomainsService(self.domains, tenant.id),
         )
 

@@ -16,18 +16,19 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tenants.cleanup import drop_storage_of, lease_of
+from tenants.cleanup import drop_purged, drop_storage_of, lease_of, mark_purged, purge_due
 from tenants.contract import NewOwner
 from tenants.keys import derive_directory_key
 from tenants.plans import DEFAULT_PLAN, UnknownPlan, validate_plan
 from tenants.registry import directory, service
 from tenants.registry import domains as registry_domains
-from tenants.registry.models import DEFAULT_DATABASE, Tenant, TenantStatus, utcnow
+from tenants.registry.models import DEFAULT_DATABASE, AuditEntry, Tenant, TenantStatus, utcnow
 from tenants.registry.record import DISPLAY_NAME_SIZE, SUSPENSION_REASON_SIZE
 from tenants.registry.service import SlugTaken, TenantNotFound
 from tenants.registry.slugs import InvalidSlug, validate_slug
@@ -48,8 +49,11 @@ __all__ = [
     "TenantNotFound",
     "delete_tenant",
     "provision_tenant",
+    "purge_due",
+    "purge_tenant",
     "resume_tenant",
     "suspend_tenant",
+    "undelete_tenant",
     "valid_email",
 ]
 
@@ -183,14 +187,14 @@ def provision_tenant(
 
         service.write(platform.engine, activate)
     except BaseException:
-        _abandon(platform, tenant_id)
+        abandon_provisioning(platform, tenant_id)
         raise
     finally:
         platform.registry.invalidate()
     return ProvisionedTenant(id=tenant_id, slug=request.slug, owner_id=owner_ids[0])
 
 
-def _abandon(platform: Platform, tenant_id: int) -> None:
+def abandon_provisioning(platform: Platform, tenant_id: int) -> None:
     """Undo a half-done provisioning: no storage, and the row "failed" (slug freed)."""
     try:
         platform.storage.drop(tenant_id)
@@ -287,11 +291,25 @@ def resume_tenant(platform: Platform, slug: str, *, actor: str = "cli") -> Tenan
     )
 
 
-def delete_tenant(platform: Platform, slug: str, *, actor: str = "cli") -> Tenant:
-    """Mark the tenant deleted (unroutable at once, slug free), then drop its storage."""
+def grace_of(platform: Platform) -> timedelta:
+    return timedelta(days=platform.settings.tenant_delete_grace_days)
+
+
+def delete_tenant(
+    platform: Platform, slug: str, *, actor: str = "cli", now: datetime | None = None
+) -> Tenant:
+    """Make the tenant unreachable at once; its storage and slug stay for the grace period.
+
+    Every process answers 404 for it within a poll interval (the change feed), and no
+    request reaches its storage after that; an admin can :func:`undelete_tenant` it
+    until ``purge_after``, when :func:`purge_due` drops its storage. A provisioning that
+    died (past its lease) has nothing worth keeping: it is purged at once.
+    """
+    now = now or utcnow()
 
     def mark_deleted(session: Session) -> Tenant:
         tenant = service.get_live(session, slug, for_update=True)
+        was = tenant.status
         if tenant.status == TenantStatus.PROVISIONING:
             # Within its lease a provisioning may still finish; past it, it is dead.
             left = lease_remaining(platform, tenant)
@@ -300,17 +318,142 @@ def delete_tenant(platform: Platform, slug: str, *, actor: str = "cli") -> Tenan
                     f"Tenant “{tenant.slug}” is still being provisioned; try again in "
                     f"{left} second{'s' if left != 1 else ''}."
                 )
-        registry_domains.release_all(session, tenant)  # its custom domains are free again
-        service.set_status(session, tenant, TenantStatus.DELETED)
-        service.audit(session, actor, "tenant.delete", tenant, slug=tenant.slug)
+            tenant.deleted_at = tenant.purge_after = now
+            registry_domains.release_all(session, tenant)  # its custom domains are free again
+            service.set_status(session, tenant, TenantStatus.PURGED)
+        else:
+            tenant.deleted_at = now
+            tenant.purge_after = now + grace_of(platform)
+            service.set_status(session, tenant, TenantStatus.DELETED)
+        service.audit(
+            session,
+            actor,
+            "tenant.delete",
+            tenant,
+            slug=tenant.slug,
+            was=str(was),
+            purge_after=tenant.purge_after.isoformat(timespec="seconds"),
+        )
         return tenant
 
     tenant = service.write(platform.engine, mark_deleted)
     platform.registry.invalidate()
     platform.apps.discard(tenant.id)
-    platform.storage.drop(tenant.id)
-    platform.storage.forget(tenant.id)
+    if tenant.status == TenantStatus.PURGED:
+        drop_purged(platform, tenant.id)
     return tenant
+
+
+def undelete_tenant(platform: Platform, slug: str, *, actor: str = "cli") -> Tenant:
+    """Bring a tenant deleted within its grace period back, in the status it had."""
+
+    def restore(session: Session) -> Tenant:
+        tenant = service.get_live(session, slug, for_update=True, deleted=True)
+        if tenant.status != TenantStatus.DELETED:
+            raise InvalidTransition(f"Tenant “{tenant.slug}” is {tenant.status}, not deleted.")
+        was = session.execute(
+            select(AuditEntry.detail)
+            .where(AuditEntry.tenant_id == tenant.id, AuditEntry.action == "tenant.delete")
+            .order_by(AuditEntry.id.desc())
+            .limit(1)
+        ).scalar()
+        previous = (was or {}).get("was")
+        status = (
+            TenantStatus.SUSPENDED if previous == TenantStatus.SUSPENDED else TenantStatus.ACTIVE
+        )
+        tenant.deleted_at = tenant.purge_after = None
+        service.set_status(session, tenant, status)
+        service.audit(session, actor, "tenant.undelete", tenant, status=str(status))
+        return tenant
+
+    tenant = service.write(platform.engine, restore)
+    platform.registry.invalidate()
+    return tenant
+
+
+def purge_tenant(platform: Platform, slug: str, *, confirm: str, actor: str = "cli") -> Tenant:
+    """Purge a deleted tenant now, before its grace period ends; ``confirm`` must be its slug.
+
+    Nothing can bring it back after this: the storage is dropped and the slug is free.
+    """
+    if confirm.strip().lower() != slug.strip().lower():
+        raise InvalidTransition(f"Type “{slug}” exactly to purge it; nothing was purged.")
+
+    def mark(session: Session) -> Tenant:
+        tenant = service.get_live(session, slug, for_update=True, deleted=True)
+        if tenant.status != TenantStatus.DELETED:
+            raise InvalidTransition(
+                f"Tenant “{tenant.slug}” is {tenant.status}; delete it first, then purge it."
+            )
+        mark_purged(session, tenant, actor, reason="purged before the end of its grace period")
+        return tenant
+
+    tenant = service.write(platform.engine, mark)
+    platform.registry.invalidate()
+    drop_purged(platform, tenant.id)
+    return tenant
+
+
+def set_read_only(platform: Platform, slug: str, read_only: bool, *, actor: str = "cli") -> Tenant:
+    """Put a tenant read-only (or writable again), in every process within a poll interval.
+
+    Its pages are served; every write is answered 503 "read-only for maintenance"
+    (``tenants.dispatch.readonly``) until an admin makes it writable again.
+    """
+
+    def change(session: Session) -> Tenant:
+        tenant = service.get_live(session, slug, for_update=True)
+        if tenant.read_only == read_only:
+            return tenant
+        tenant.read_only = read_only
+        service.touch(session, tenant)
+        service.audit(
+            session, actor, "tenant.read_only" if read_only else "tenant.writable", tenant
+        )
+        return tenant
+
+    tenant = service.write(platform.engine, change)
+    platform.registry.invalidate()
+    return tenant
+
+
+def lock_writes(
+    platform: Platform, slug: str, *, seconds: float, actor: str, reason: str
+) -> Tenant:
+    """Refuse the tenant's writes for ``seconds`` (a lease: it ends by itself if we die).
+
+    An operation that needs the tenant's storage unchanged (a move) takes the lease,
+    waits until every process has seen it, does its work and calls :func:`unlock_writes`;
+    if it is killed meanwhile, the tenant is writable again when the lease ends.
+    """
+
+    def lock(session: Session) -> Tenant:
+        tenant = service.get_live(session, slug, for_update=True)
+        if tenant.status != TenantStatus.ACTIVE:
+            raise InvalidTransition(f"Tenant “{tenant.slug}” is {tenant.status}, not active.")
+        tenant.write_lock_until = utcnow() + timedelta(seconds=seconds)
+        service.touch(session, tenant)
+        service.audit(session, actor, "tenant.lock_writes", tenant, reason=reason, seconds=seconds)
+        return tenant
+
+    tenant = service.write(platform.engine, lock)
+    platform.registry.invalidate()
+    return tenant
+
+
+def unlock_writes(platform: Platform, tenant_id: int, *, actor: str) -> None:
+    """End a write lease taken by :func:`lock_writes` (idempotent)."""
+
+    def unlock(session: Session) -> None:
+        tenant = session.get(Tenant, tenant_id, with_for_update=True)
+        if tenant is None or tenant.write_lock_until is None:
+            return
+        tenant.write_lock_until = None
+        service.touch(session, tenant)
+        service.audit(session, actor, "tenant.unlock_writes", tenant)
+
+    service.write(platform.engine, unlock)
+    platform.registry.invalidate()
 
 
 def update_tenant(

@@ -138,6 +138,10 @@ class Settings:
     signup_limit_total: str = "200 per hour"
     #: A provisioning row older than this is taken over by the next claim of its name.
     provisioning_lease_seconds: int = 60
+    #: A deleted tenant stays restorable this long, then the purge job drops its storage.
+    tenant_delete_grace_days: int = 30
+    #: How long a customer export's download link works (and its file is kept).
+    export_link_hours: int = 24
     #: werkzeug.security method for new password hashes (its default: scrypt).
     password_hash_method: str = "scrypt"
     #: More PostgreSQL databases for tenant schemas, by name ("default" is DATABASE_URL).
@@ -239,6 +243,8 @@ class Settings:
             signup_limit_per_address=_rate(environ, "SIGNUP_LIMIT_PER_ADDRESS", "10 per hour"),
             signup_limit_total=_rate(environ, "SIGNUP_LIMIT_TOTAL", "200 per hour"),
             provisioning_lease_seconds=_int(environ, "PROVISIONING_LEASE_SECONDS", 60, minimum=1),
+            tenant_delete_grace_days=_int(environ, "TENANT_DELETE_GRACE_DAYS", 30, minimum=0),
+            export_link_hours=_int(environ, "EXPORT_LINK_HOURS", 24, minimum=1),
             password_hash_method=environ.get("PASSWORD_HASH_METHOD") or "scrypt",
             tenant_databases=_tenant_databases(environ.get("TENANT_DATABASES", ""), database_url),
             tenant_app=(environ.get("TENANT_APP") or "tenants.workspace:app").strip(),

@@ -294,32 +294,55 @@ def test_delete_needs_the_exact_slug(admin_client, platform, create_tenant) -> N
     assert [action for _, action, _ in audit_rows(platform, tenant.id)] == ["tenant.create"]
 
 
-def test_delete_drops_storage_and_frees_the_slug(
+def test_delete_keeps_storage_and_slug_until_restored_or_purged(
     admin_client, platform, create_tenant, backend
 ) -> None:
     tenant = create_tenant("acme")
     response = post_action(admin_client, tenant.id, "delete", confirm="acme")
     assert response.status_code == 303
-    assert not platform.storage.exists(tenant.id)
-    assert registry_row(platform, tenant.id).status == "deleted"
+    row = registry_row(platform, tenant.id)
+    assert row.status == "deleted" and platform.storage.exists(tenant.id)
     assert admin_client.get("/login", headers={"Host": "acme.example.com"}).status_code == 404
-    assert audit_rows(platform, tenant.id)[-1] == (
-        ADMIN_EMAIL,
-        "tenant.delete",
-        {"slug": "acme"},
-    )
+    action, detail = audit_rows(platform, tenant.id)[-1][1:]
+    assert action == "tenant.delete" and detail["slug"] == "acme" and detail["was"] == "active"
     body = tenant_page(admin_client, tenant.id).get_data(as_text=True)
-    assert "Deleted acme and dropped its storage" in body
-    assert "(dropped)" in body and "Delete acme" not in body
+    assert "Deleted acme: offline now; it can be restored here until" in body
+    assert "Restore acme" in body and "Purge acme" in body and "Delete acme" not in body
+    # The slug stays reserved through the grace period.
+    with pytest.raises(service.SlugTaken):
+        create_tenant("acme")
+    for action in ("suspend", "resume", "plan", "delete"):
+        refused = post_action(admin_client, tenant.id, action, plan="pro", confirm="acme")
+        assert refused.status_code == 409, action
+        assert "is deleted; it can no longer be changed" in refused.get_data(as_text=True)
+
+    # Restored: served again, in the status it had.
+    assert post_action(admin_client, tenant.id, "undelete").status_code == 303
+    assert registry_row(platform, tenant.id).status == "active"
+    assert admin_client.get("/login", headers={"Host": "acme.example.com"}).status_code == 200
+
+    # Deleted again and purged now: a wrong slug typed purges nothing.
+    post_action(admin_client, tenant.id, "delete", confirm="acme")
+    for typed in ("", "acm", "globex"):
+        refused = post_action(admin_client, tenant.id, "purge", confirm=typed)
+        assert refused.status_code == 422, typed
+        assert "was not purged" in refused.get_data(as_text=True)
+    assert platform.storage.exists(tenant.id)
+    response = post_action(admin_client, tenant.id, "purge", confirm="acme")
+    assert response.status_code == 303
+    assert registry_row(platform, tenant.id).status == "purged"
+    assert not platform.storage.exists(tenant.id)
+    body = tenant_page(admin_client, tenant.id).get_data(as_text=True)
+    assert "Purged acme" in body and "(dropped)" in body
+    assert audit_rows(platform, tenant.id)[-1][1] == "tenant.purge"
 
     # The slug is free again, and the old tenant's page cannot touch the new one.
     again = create_tenant("acme")
     assert again.id != tenant.id
     assert admin_client.get("/login", headers={"Host": "acme.example.com"}).status_code == 200
-    for action in ("suspend", "resume", "plan", "delete"):
+    for action in ("suspend", "resume", "plan", "delete", "undelete", "purge"):
         refused = post_action(admin_client, tenant.id, action, plan="pro", confirm="acme")
         assert refused.status_code == 409, action
-        assert "is deleted; it can no longer be changed" in refused.get_data(as_text=True)
     new = registry_row(platform, again.id)
     assert (new.status, new.plan) == ("active", "free")
 

@@ -15,8 +15,8 @@ from tests.conftest import FAST_HASH, TEST_SECRET
 def cli(platform):
     runner = platform.console.test_cli_runner()
 
-    def invoke(*args: str):
-        return runner.invoke(args=list(args))
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(args=list(args), input=input)
 
     return invoke
 
@@ -49,7 +49,21 @@ def test_create_list_suspend_resume_delete(cli, platform) -> None:
     assert platform.registry.get("acme").status == "active"
 
     tenant_id = platform.registry.get("acme").id
+    deleted = cli("tenants", "delete", "acme", "--yes")
+    assert deleted.exit_code == 0 and "undelete acme" in deleted.output
+    platform.registry.refresh(force=True)
+    assert platform.registry.get("acme") is None  # routed nowhere (its slug stays reserved)
+    assert platform.storage.exists(tenant_id)
+    restored = cli("tenants", "undelete", "acme")
+    assert (
+        restored.exit_code == 0 and restored.output.strip() == "Restored acme: it is active again."
+    )
     assert cli("tenants", "delete", "acme", "--yes").exit_code == 0
+    wrong = cli("tenants", "purge", "acme", input="acne\n")
+    assert wrong.exit_code == 1 and "nothing was purged" in wrong.output
+    assert platform.storage.exists(tenant_id)
+    purged = cli("tenants", "purge", "acme", input="acme\n")
+    assert purged.exit_code == 0, purged.output
     platform.registry.refresh(force=True)
     assert platform.registry.get("acme") is None
     assert not platform.storage.exists(tenant_id)
@@ -87,6 +101,10 @@ ERRORS = [
     ("suspend-unknown", ["tenants", "suspend", "ghost"], "No tenant “ghost”"),
     ("delete-unknown", ["tenants", "delete", "ghost", "--yes"], "No tenant"),
     ("delete-without-yes", ["tenants", "delete", "taken"], "--yes"),
+    ("undelete-unknown", ["tenants", "undelete", "ghost"], "No tenant"),
+    ("undelete-live", ["tenants", "undelete", "taken"], "is active, not deleted"),
+    ("purge-live", ["tenants", "purge", "taken", "--confirm", "taken"], "delete it first"),
+    ("purge-unknown", ["tenants", "purge", "ghost", "--confirm", "ghost"], "No tenant"),
     ("admin-bad-email", ["admin", "create", "nope", "--password", "long-enough"], "email"),
 ]
 

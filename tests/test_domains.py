@@ -302,7 +302,7 @@ def test_suspended_tenants_domain_is_403_unknown_is_404(
     assert _get(client, "notes.acme.org.evil.net").status_code == 404
 
 
-def test_deleting_the_tenant_frees_its_domain(platform, create_tenant, dns_server, client) -> None:
+def test_purging_the_tenant_frees_its_domain(platform, create_tenant, dns_server, client) -> None:
     acme = create_tenant("acme")
     view = platform.domains.add(acme.id, "notes.acme.org", actor="o")
     _publish(dns_server, view)
@@ -310,6 +310,10 @@ def test_deleting_the_tenant_frees_its_domain(platform, create_tenant, dns_serve
     lifecycle.delete_tenant(platform, "acme")
     assert _get(client, "notes.acme.org").status_code == 404
     globex = create_tenant("globex")
+    # Deleted, the tenant keeps its domain (like its slug) until it is purged.
+    with pytest.raises(DomainError):
+        platform.domains.add(globex.id, "notes.acme.org", actor="g")
+    lifecycle.purge_tenant(platform, "acme", confirm="acme")
     assert platform.domains.add(globex.id, "notes.acme.org", actor="g").status == "pending"
 
 

@@ -294,8 +294,8 @@ def test_cleanup_fails_stuck_provisioning_and_drops_orphan_storage(
     stuck = registry_only(platform, "stuck", None, status=TenantStatus.PROVISIONING)
     fresh = registry_only(platform, "fresh", None, status=TenantStatus.PROVISIONING)
     with Session(platform.engine) as session:
-        # A tenant row marked deleted whose storage drop never happened...
-        session.execute(update(Tenant).where(Tenant.id == deleted.id).values(status="deleted"))
+        # A tenant row marked purged whose storage drop never happened...
+        session.execute(update(Tenant).where(Tenant.id == deleted.id).values(status="purged"))
         # ...and a provisioning abandoned eleven minutes ago, with its storage made.
         session.execute(
             update(Tenant)

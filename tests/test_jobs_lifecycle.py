@@ -62,6 +62,7 @@ def test_a_job_of_a_deleted_tenant_never_runs_in_the_tenant_that_took_its_name(
     old = create_tenant("acme")
     handle = record_notes.enqueue_for(platform.registry.get("acme"), platform=platform, label="x")
     lifecycle.delete_tenant(platform, "acme", actor="test")
+    lifecycle.purge_tenant(platform, "acme", confirm="acme", actor="test")
     new = create_tenant("acme")
     assert new.id != old.id
     with running_worker(jobs):

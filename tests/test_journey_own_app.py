@@ -108,6 +108,8 @@ def test_the_admin_console_describes_suspends_and_deletes_a_guestbook(
     assert entries_shown(acme, {"Host": acme.host}) == 2
     assert act("delete", confirm="acme") == 303
     assert acme.get("/").status_code == 404
+    assert platform.storage.exists(tenant_id)  # kept through the grace period
+    assert act("purge", confirm="acme") == 303
     assert not platform.storage.exists(tenant_id)
 
 

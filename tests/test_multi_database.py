@@ -85,6 +85,8 @@ def test_delete_and_migrate_reach_the_right_database(sharded, second_postgres_ur
         sharded.tenant_app.migrations
     )
     lifecycle.delete_tenant(sharded, second.slug)
+    assert f"tenant_{second.id}" in schemas_in(second_postgres_url)  # kept through the grace
+    lifecycle.purge_tenant(sharded, second.slug, confirm=second.slug)
     assert f"tenant_{second.id}" not in schemas_in(second_postgres_url)
     assert sharded.storage.existing_ids() == {acme.id, globex.id} - {second.id}
 

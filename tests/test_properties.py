@@ -152,7 +152,8 @@ def test_signup_creates_exactly_the_canonical_slug_or_refuses(
         assert expected is not None
         assert handoff_of(response)[0].startswith(f"http://{expected}.example.com/")
         assert platform.registry.get(expected) is not None
-        lifecycle.delete_tenant(platform, expected)  # the next example may reuse the name
+        lifecycle.delete_tenant(platform, expected)  # the next example may reuse the name...
+        lifecycle.purge_tenant(platform, expected, confirm=expected)  # ...once it is purged
     elif unusable_text(subdomain):
         # The input guard refuses text no field can hold (a NUL byte) before any form runs.
         assert response.status_code == 400

@@ -105,11 +105,14 @@ def test_stuck_provisioning_row_holds_the_slug_but_is_not_served(platform, clien
     assert client.get("/login", headers={"Host": "acme.example.com"}).status_code == 404
 
 
-def test_deleted_slug_can_be_signed_up_again_with_fresh_storage(
+def test_purged_slug_can_be_signed_up_again_with_fresh_storage(
     platform, client, create_tenant
 ) -> None:
     first = create_tenant("acme")
     lifecycle.delete_tenant(platform, "acme")
+    with pytest.raises(lifecycle.SlugTaken):  # held through the grace period
+        create_tenant("acme")
+    lifecycle.purge_tenant(platform, "acme", confirm="acme")
     second = create_tenant("acme")
     assert second.id != first.id
     assert platform.storage.existing_ids() == {second.id}

@@ -115,6 +115,8 @@ def run_machine(base: Settings, postgres_url: str | None) -> Counter[str]:
             ran["delete"] += 1
             slug = data.draw(st.sampled_from(sorted(self.status)))
             lifecycle.delete_tenant(self.platforms[via], slug)
+            # Purged at once (its grace period over): the slug is free for a new life.
+            lifecycle.purge_tenant(self.platforms[via], slug, confirm=slug)
             del self.status[slug]
 
         @rule(slug=SLUGS, via=st.integers(0, 1))

@@ -56,4 +56,6 @@ app = TenantApp(
     member_emails=accounts.member_emails,
     # The accounts' nightly upkeep (and its Background jobs page) come with accounts.
     jobs=accounts.JOBS,
+    # The owner's "Download all data": the accounts' people (no secrets) and the entries.
+    export={**accounts.EXPORT, "entries": ("id", "text", "created_at")},
 )

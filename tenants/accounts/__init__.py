@@ -59,6 +59,7 @@ from tenants.web.colors import readable_accent
 after_signup = verification.after_signup
 
 __all__ = [
+    "EXPORT",
     "JOBS",
     "MODELS",
     "NAV",
@@ -73,6 +74,11 @@ __all__ = [
 
 #: The accounts' tables, for the product's ``metadata_of(*accounts.MODELS, ...)``.
 MODELS: tuple[type, ...] = (User, UserSession, UsedLoginToken, Invitation, RecoveryCode)
+#: What a customer's "Download all data" includes of the accounts' tables
+#: (``TenantApp.export``): people, not their password hashes; no session tokens or spent
+#: sign-in tokens (credentials, not data), no invitations' nonces, two-factor secrets or
+#: recovery codes. The operator's backup keeps everything.
+EXPORT: dict[str, tuple[str, ...]] = {"users": ("id", "email", "name", "role", "created_at")}
 #: The accounts' background jobs, for the product's ``TenantApp(jobs=(*accounts.JOBS, ...))``.
 JOBS = (
     upkeep.purge_spent_login_tokens,

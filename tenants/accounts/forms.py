@@ -200,6 +200,10 @@ class WorkspaceSettingsForm(SafeForm):
     submit = SubmitField("Save settings")
 
 
+class ExportForm(SafeForm):
+    """The owner's "Download all data" button: a CSRF-checked POST, no fields."""
+
+
 class DomainForm(SafeForm):
     """A custom domain to add; the platform checks the name (``TenantServices.domains``)."""
 

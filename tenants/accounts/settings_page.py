@@ -25,7 +25,7 @@ from flask import (
 from flask_login import current_user
 
 from tenants.accounts.access import owner_required
-from tenants.accounts.forms import WorkspaceSettingsForm
+from tenants.accounts.forms import ExportForm, WorkspaceSettingsForm
 from tenants.appkit.flask_app import tenant_services
 from tenants.web.colors import readable_accent
 
@@ -64,7 +64,10 @@ def edit() -> Any:
             "Set up two-factor sign-in for yourself first (your Account page), "
             "so you keep your own way in."
         )
-        return render_template("accounts/settings.html", form=form), 409
+        page = render_template(
+            "accounts/settings.html", form=form, exports=_exports_view(), troubled=_troubled()
+        )
+        return page, 409
     if form.validate_on_submit():
         try:
             tenant = tenant_services().update_tenant(
@@ -89,7 +92,37 @@ def edit() -> Any:
             flash("Workspace settings saved.")
         return redirect(url_for("settings.edit"))
     status = 422 if request.method == "POST" else 200
-    return render_template("accounts/settings.html", form=form, troubled=_troubled()), status
+    return (
+        render_template(
+            "accounts/settings.html", form=form, exports=_exports_view(), troubled=_troubled()
+        ),
+        status,
+    )
+
+
+def _exports_view() -> dict[str, Any] | None:
+    """The owner's exports: being built, and ready with their expiring links (or None)."""
+    services = tenant_services()
+    if services.open_exports is None:
+        return None
+    return {"pending": services.exports.pending(), "ready": services.exports.ready()}
+
+
+@bp.post("/export")
+@owner_required
+def export() -> Any:
+    """Ask for a ZIP of all the workspace's data, built by a background job."""
+    if not ExportForm().validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+    services = tenant_services()
+    if services.open_exports is None:
+        abort(404)
+    services.exports.request(current_user.email)
+    flash(
+        "Your export is being prepared. Reload this page in a minute: a download link "
+        "appears here when it is ready."
+    )
+    return redirect(url_for("settings.edit"))
 
 
 def _troubled() -> list[Any]:

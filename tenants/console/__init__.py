@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask
 
 from tenants.appkit.sqla import provide_engine
-from tenants.console import health, migrations_page, outbox, pages, recovery, signup
+from tenants.console import downloads, health, migrations_page, outbox, pages, recovery, signup
 from tenants.console import jobs as admin_jobs
 from tenants.console.admin import init_admin
 from tenants.console.extensions import attach_platform, csrf, registry_db
@@ -65,6 +65,7 @@ def create_console_app(platform: Platform, test_config: dict[str, Any] | None = 
     app.register_blueprint(health.bp)
     app.register_blueprint(outbox.bp)
     app.register_blueprint(recovery.bp)
+    app.register_blueprint(downloads.bp)
     init_admin(app)
     app.register_blueprint(admin_jobs.bp)
     app.register_blueprint(migrations_page.bp)

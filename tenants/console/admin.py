@@ -36,7 +36,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
-from tenants import lifecycle
+from tenants import lifecycle, moves
 from tenants.console import admin_account, admin_admins
 from tenants.console.admin_auth import end_current_admin_session, init_admin_auth
 from tenants.console.admin_forms import (
@@ -44,13 +44,14 @@ from tenants.console.admin_forms import (
     LIVE,
     DeleteForm,
     PlanForm,
+    PurgeForm,
     SuspendForm,
     TenantSearchForm,
 )
 from tenants.console.admin_twofactor import init_admin_twofactor
 from tenants.console.extensions import platform_of, registry_db
 from tenants.plans import UnknownPlan
-from tenants.registry.models import HOLDS_SLUG, SLUG_HOLDING_STATUSES, AuditEntry, Tenant
+from tenants.registry.models import LIVE_STATUSES, AuditEntry, Tenant
 
 if TYPE_CHECKING:
     from tenants.kernel import Platform
@@ -64,7 +65,7 @@ COUNT_CAP = 1_000
 MAX_CURSOR = 2**63 - 1
 #: The newest audit entries shown on a tenant's page.
 AUDIT_ENTRIES_SHOWN = 200
-_LIVE = tuple(str(status) for status in SLUG_HOLDING_STATUSES)
+_LIVE = tuple(str(status) for status in LIVE_STATUSES)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -184,8 +185,8 @@ def tenants_page(
 def tenants_query(search: str, status: str) -> Select[tuple[Tenant]]:
     """Tenants whose slug or name contains ``search`` (any case), in ``status``, newest first."""
     query = select(Tenant)
-    if status == LIVE:
-        query = query.where(HOLDS_SLUG)
+    if status == LIVE:  # deleted tenants in their grace period: under "Deleted"
+        query = query.where(Tenant.status.in_(_LIVE))
     elif status != ALL:
         query = query.where(Tenant.status == status)
     search = search.strip()
@@ -233,6 +234,7 @@ def _tenant_page(
     error: str | None = None,
     plan_form: PlanForm | None = None,
     delete_form: DeleteForm | None = None,
+    purge_form: PurgeForm | None = None,
 ) -> tuple[str, int]:
     platform = _platform()
     audit = (
@@ -260,6 +262,11 @@ def _tenant_page(
             audit=audit,
             plan_form=plan_form,
             delete_form=delete_form or DeleteForm(formdata=None),
+            purge_form=purge_form or PurgeForm(formdata=None),
+            grace_days=platform.settings.tenant_delete_grace_days,
+            move_targets=[
+                name for name in getattr(platform.storage, "databases", {}) if name != row.database
+            ],
             describe_change=describe_change,
             error=error,
         ),
@@ -356,6 +363,62 @@ def _change_status(tenant_id: int, change: Callable[..., Tenant], target: str) -
     return _back_to(row)
 
 
+@bp.post("/tenants/<int:tenant_id>/read-only")
+def read_only(tenant_id: int) -> Any:
+    """Make the tenant read-only (``on=1``) or writable again (anything else)."""
+    row = _live_tenant(tenant_id)
+    if not isinstance(row, Tenant):
+        return row
+    wanted = request.form.get("on") == "1"
+    if row.read_only == wanted:
+        flash(f"{row.slug} is already {'read-only' if wanted else 'writable'}.")
+        return _back_to(row)
+    try:
+        lifecycle.set_read_only(_platform(), row.slug, wanted, actor=current_user.email)
+    except lifecycle.TenantNotFound as error:
+        return _tenant_page(row, status=409, error=str(error))
+    if wanted:
+        flash(
+            f"{row.slug} is read-only: its pages are served, every write answers "
+            "“read-only for maintenance” in every process within a second."
+        )
+    else:
+        flash(f"{row.slug} is writable again.")
+    return _back_to(row)
+
+
+@bp.get("/databases")
+def databases() -> Any:
+    """Each tenant database with its live tenants and size."""
+    overview = moves.database_overview(_platform())
+    done_reading()
+    return render_template("admin/databases.html", overview=overview)
+
+
+@bp.post("/tenants/<int:tenant_id>/move")
+def move(tenant_id: int) -> Any:
+    """Queue the move of the tenant to another database (``platform.move_tenant``)."""
+    row = _live_tenant(tenant_id)
+    if not isinstance(row, Tenant):
+        return row
+    target = request.form.get("to", "")
+    known = getattr(_platform().storage, "databases", {})
+    if target not in known or target == row.database:
+        return _tenant_page(
+            row,
+            status=422,
+            error=f"Choose a database other than “{row.database}” among those configured.",
+        )
+    handle = moves.move_tenant_job.enqueue(
+        platform=_platform(), slug=row.slug, to=target, requested_by=current_user.email
+    )
+    flash(
+        f"Moving {row.slug} to {target} in the background (job {handle.id[:8]}); this page "
+        "shows the new database when it is done."
+    )
+    return _back_to(row)
+
+
 @bp.post("/tenants/<int:tenant_id>/plan")
 def change_plan(tenant_id: int) -> Any:
     row = _live_tenant(tenant_id)
@@ -399,10 +462,61 @@ def delete(tenant_id: int) -> Any:
             delete_form=form,
         )
     try:
-        lifecycle.delete_tenant(_platform(), row.slug, actor=current_user.email)
+        tenant = lifecycle.delete_tenant(_platform(), row.slug, actor=current_user.email)
     except (lifecycle.InvalidTransition, lifecycle.TenantNotFound) as error:
         return _tenant_page(row, status=409, error=str(error))
-    flash(f"Deleted {row.slug} and dropped its storage; the subdomain is free again.")
+    if tenant.status == "purged":
+        flash(f"Deleted {row.slug}, a provisioning that never finished, and dropped its storage.")
+    else:
+        flash(
+            f"Deleted {row.slug}: offline now; it can be restored here until "
+            f"{tenant.purge_after:%Y-%m-%d %H:%M} UTC, when it is purged."
+        )
+    return _back_to(row)
+
+
+def _deleted_tenant(tenant_id: int) -> Tenant | tuple[str, int]:
+    """The tenant if it is deleted within its grace period; else its page with a 409."""
+    row = _get_tenant(tenant_id)
+    if row.status != "deleted":
+        return _tenant_page(
+            row, status=409, error=f"Tenant “{row.slug}” is {row.status}, not deleted."
+        )
+    return row
+
+
+@bp.post("/tenants/<int:tenant_id>/undelete")
+def undelete(tenant_id: int) -> Any:
+    row = _deleted_tenant(tenant_id)
+    if not isinstance(row, Tenant):
+        return row
+    try:
+        tenant = lifecycle.undelete_tenant(_platform(), row.slug, actor=current_user.email)
+    except (lifecycle.InvalidTransition, lifecycle.TenantNotFound) as error:
+        return _tenant_page(row, status=409, error=str(error))
+    flash(f"Restored {row.slug}: it is {tenant.status} again.")
+    return _back_to(row)
+
+
+@bp.post("/tenants/<int:tenant_id>/purge")
+def purge(tenant_id: int) -> Any:
+    row = _deleted_tenant(tenant_id)
+    if not isinstance(row, Tenant):
+        return row
+    form = PurgeForm()
+    if not form.validate() or (form.confirm.data or "").strip().lower() != row.slug.lower():
+        if not form.confirm.errors:
+            form.confirm.errors = [
+                f"Type “{row.slug}” exactly to purge this tenant; nothing was purged."
+            ]
+        return _tenant_page(row, status=422, error="The tenant was not purged.", purge_form=form)
+    try:
+        lifecycle.purge_tenant(
+            _platform(), row.slug, confirm=form.confirm.data, actor=current_user.email
+        )
+    except (lifecycle.InvalidTransition, lifecycle.TenantNotFound) as error:
+        return _tenant_page(row, status=409, error=str(error))
+    flash(f"Purged {row.slug}: its storage is dropped and the subdomain is free again.")
     return _back_to(row)
 
 

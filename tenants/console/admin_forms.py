@@ -83,6 +83,13 @@ class DeleteForm(SafeForm):
     )
 
 
+class PurgeForm(SafeForm):
+    confirm = StringField(
+        "Type the tenant's subdomain to purge it now",
+        validators=[DataRequired(message="Type the subdomain to confirm the purge.")],
+    )
+
+
 class NewAdminForm(SafeForm):
     email = EmailField(
         "Email", validators=[DataRequired(), Length(max=column_size(PlatformAdmin.email))]

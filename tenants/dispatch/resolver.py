@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from tenants.dispatch.cache import AppCache
 from tenants.dispatch.pages import SUSPENDED, UNAVAILABLE, MovedTo
+from tenants.dispatch.readonly import ReadOnlyGate
 from tenants.registry.record import RegistryUnavailable, TenantRecord, TenantStatus
 
 if TYPE_CHECKING:
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 
 
 class TenantResolver:
-    """Active → the tenant's (cached) app; suspended → 403; unknown, provisioning → None.
+    """Active → the tenant's (cached) app, behind a :class:`ReadOnlyGate` while it refuses
+    writes; suspended → 403; unknown, provisioning, deleted → None.
 
     When the registry cannot be read the answer is a 503 page, never a guess.
     """
@@ -88,7 +90,12 @@ class TenantResolver:
         return tenant.slug, self._app(tenant)
 
     def _app(self, tenant: TenantRecord) -> WSGIApplication:
-        return self.cache.get(tenant.id, tenant.version, lambda: self.build(tenant))
+        app = self.cache.get(tenant.id, tenant.version, lambda: self.build(tenant))
+        retry_after = tenant.refuses_writes()
+        if retry_after is not None:
+            # Read-only (an admin's choice or an operation's lease): reads only.
+            return ReadOnlyGate(app, retry_after)
+        return app
 
     def _moved(self, host: str) -> MovedTo:
         moved = self._moves.get(host)

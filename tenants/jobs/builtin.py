@@ -34,6 +34,17 @@ def sweep_provisioning(ctx: JobContext) -> dict[str, Any]:
     return {"failed": len(report.failed), "dropped": len(report.dropped), "errors": report.errors}
 
 
+@platform_job("platform.purge_deleted", every=timedelta(hours=1), max_attempts=3)
+def purge_deleted(ctx: JobContext) -> dict[str, Any]:
+    """Purge tenants deleted more than TENANT_DELETE_GRACE_DAYS ago (``tenants.cleanup``).
+
+    Hourly: a tenant is purged within an hour after its grace period ends.
+    """
+    from tenants.cleanup import purge_due
+
+    return {"purged": purge_due(ctx.platform, actor="purge-job")}
+
+
 @platform_job("platform.check_domains", every=timedelta(minutes=1), max_attempts=1)
 def check_domains(ctx: JobContext) -> dict[str, Any]:
     """Verify pending custom domains and re-check verified ones (``DOMAIN_CHECK_MINUTES``).

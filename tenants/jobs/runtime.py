@@ -54,6 +54,9 @@ log = logging.getLogger(__name__)
 ACTOR = "tenants_job"
 #: The platform's own jobs (pruning, fan-out) are declared under this package.
 SYSTEM_MODULE = "tenants.jobs"
+#: Platform modules whose jobs every platform runs (the customer export's and the move's
+#: are in ``tenants.exports`` and ``tenants.moves``, imported by the kernel).
+SYSTEM_MODULES = (SYSTEM_MODULE, "tenants.exports", "tenants.moves")
 #: Shown to a tenant's people when a job failed for a reason that is not theirs to read.
 GENERIC_FAILURE = "The job failed; the platform's operators can see why."
 
@@ -122,7 +125,7 @@ class JobRuntime:
         module = definition.function.__module__
         return any(
             module == name or module.startswith(name + ".")
-            for name in (SYSTEM_MODULE, *self.settings.imports)
+            for name in (*SYSTEM_MODULES, *self.settings.imports)
         )
 
     def job(self, name: str) -> JobDefinition:

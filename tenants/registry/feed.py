@@ -97,6 +97,8 @@ TENANT_COLUMNS = (
     Tenant.version,
     Tenant.storage_revision,
     Tenant.database,
+    Tenant.read_only,
+    Tenant.write_lock_until,
     Tenant.custom_domains,
     Tenant.primary_domain,
     Tenant.suspension_reason,

@@ -53,8 +53,8 @@ from tenants.registry.keyindex import KeyIndex, load_hashes
 from tenants.registry.keys import DOMAIN, SLUG, key_hash
 from tenants.registry.models import HOLDS_SLUG, Tenant, TenantDomain
 from tenants.registry.record import (
+    LIVE_STATUSES,
     ROUTABLE_DOMAIN_STATUSES,
-    SLUG_HOLDING_STATUSES,
     RegistryUnavailable,
     TenantRecord,
     TenantStatus,
@@ -63,7 +63,9 @@ from tenants.registry.recordcache import Key, RecordCache
 
 log = logging.getLogger(__name__)
 
-_HOLDING = tuple(str(s) for s in SLUG_HOLDING_STATUSES)
+#: What lookups answer with: a deleted tenant still holds its slug in the registry (no one
+#: can claim it during its grace period) but is routed nowhere, like an unknown name.
+_HOLDING = tuple(str(s) for s in LIVE_STATUSES)
 _ACTIVE = str(TenantStatus.ACTIVE)
 _NEVER = float("-inf")
 #: Freshness checks allowed back to back before misses are limited to one per interval.
@@ -360,7 +362,8 @@ class TenantRegistry:
             if failure is error:
                 raise
             raise failure from error
-        tenant = TenantRecord.from_row(row) if row is not None else None
+        live = row is not None and row.status in _HOLDING
+        tenant = TenantRecord.from_row(row) if live else None
         self._cache.keep(generation, wanted, tenant, keys_of(tenant) if tenant else ())
         self._land(wanted, flight, result=tenant)
         return tenant

@@ -23,12 +23,14 @@ from sqlalchemy import (
     literal_column,
     text,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from tenants.plans import DEFAULT_PLAN, validate_plan
 from tenants.registry.record import (
     DEFAULT_DATABASE,
     DISPLAY_NAME_SIZE,
+    LIVE_STATUSES,
     ROUTABLE_DOMAIN_STATUSES,
     SLUG_HOLDING_STATUSES,
     SUSPENSION_REASON_SIZE,
@@ -41,6 +43,7 @@ __all__ = [
     "AdminSession",
     "DEFAULT_DATABASE",
     "HOLDS_SLUG",
+    "LIVE_STATUSES",
     "SLUG_HOLDING_STATUSES",
     "AuditEntry",
     "MemberDirectoryEntry",
@@ -69,14 +72,15 @@ class RegistryBase(DeclarativeBase):
     """Declarative base of the platform database (not of any tenant's)."""
 
 
-_SLUG_HOLDING_SQL = "status IN ('provisioning', 'active', 'suspended')"
+_SLUG_HOLDING_SQL = "status IN ('provisioning', 'active', 'suspended', 'deleted')"
 
 
 class Tenant(RegistryBase):
     __tablename__ = "tenants"
     __table_args__ = (
         # The database, not a check-then-insert, keeps live slugs unique regardless of case;
-        # failed and deleted rows stay as history and free their slug.
+        # failed and purged rows stay as history and free their slug (a deleted one holds
+        # it through its grace period).
         Index(
             "uq_tenants_live_slug",
             func.lower(text("slug")),
@@ -115,6 +119,14 @@ class Tenant(RegistryBase):
     #: The id of this row's last entry in the change feed (see RegistryChange): it only
     #: grows, so apps and sessions compare it to tell an old copy from a new one.
     version: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+    #: When it was deleted, and when the purge job drops its storage (None unless deleted).
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    purge_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    #: Read-only by an admin's choice; ``write_lock_until``: by an operation's lease.
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    write_lock_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    #: A move to another database in progress (``tenants.moves``): from, to, flipped.
+    move_state: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     #: The routable rows of ``tenant_domains`` (A-labels), copied here in the same
     #: transaction that changes them: the change feed and every point query return the
     #: tenant's row, and each process learns from it which domain keys route to it.

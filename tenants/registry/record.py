@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -30,11 +31,22 @@ class TenantStatus(enum.StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
     FAILED = "failed"
+    #: Unreachable, storage kept: an admin can restore it until ``purge_after``.
     DELETED = "deleted"
+    #: Storage dropped after the grace period (or "purge now"); only history is left.
+    PURGED = "purged"
 
 
-#: Statuses that hold their slug: at most one row per lower-cased slug among these.
-SLUG_HOLDING_STATUSES = (TenantStatus.PROVISIONING, TenantStatus.ACTIVE, TenantStatus.SUSPENDED)
+#: Statuses of a tenant that can still be changed (suspended, resumed, deleted...).
+LIVE_STATUSES = (TenantStatus.PROVISIONING, TenantStatus.ACTIVE, TenantStatus.SUSPENDED)
+
+#: Statuses that hold their slug: at most one row per lower-cased slug among these. A
+#: deleted tenant keeps its slug for its grace period, so restoring it never finds the
+#: name taken and nobody can sign up as a just-deleted workspace; purging frees it.
+SLUG_HOLDING_STATUSES = (*LIVE_STATUSES, TenantStatus.DELETED)
+
+#: Retry-After for a tenant an admin put read-only (no end is known).
+READ_ONLY_RETRY_SECONDS = 300
 
 
 class DomainStatus(enum.StrEnum):
@@ -68,6 +80,11 @@ class TenantRecord:
     version: int
     storage_revision: str | None
     database: str = DEFAULT_DATABASE
+    #: Put read-only by an admin (until they make it writable again).
+    read_only: bool = False
+    #: Read-only until then for an operation (a move, a backup); a lease, so a killed
+    #: operation leaves the tenant writable again once it has passed.
+    write_lock_until: datetime | None = None
     #: The tenant's routable custom domains (A-labels, lower-case): verified or in grace.
     custom_domains: tuple[str, ...] = ()
     #: The custom domain the tenant chose as its primary address (routable), or None:
@@ -78,6 +95,19 @@ class TenantRecord:
     @property
     def is_active(self) -> bool:
         return self.status == TenantStatus.ACTIVE
+
+    def refuses_writes(self, now: datetime | None = None) -> int | None:
+        """Seconds a writer should wait before trying again, or None if writes are allowed."""
+        if self.write_lock_until is not None:
+            until = self.write_lock_until
+            if until.tzinfo is None:  # SQLite gives naive datetimes; they are UTC
+                until = until.replace(tzinfo=UTC)
+            left = (until - (now or datetime.now(UTC))).total_seconds()
+            if left > 0:
+                return max(1, int(left + 0.999))
+        if self.read_only:
+            return READ_ONLY_RETRY_SECONDS
+        return None
 
     @property
     def is_suspended(self) -> bool:
@@ -96,6 +126,8 @@ class TenantRecord:
             version=row.version,
             storage_revision=row.storage_revision,
             database=row.database,
+            read_only=bool(row.read_only),
+            write_lock_until=row.write_lock_until,
             custom_domains=tuple(getattr(row, "custom_domains", None) or ()),
             primary_domain=getattr(row, "primary_domain", None),
             suspension_reason=getattr(row, "suspension_reason", None),

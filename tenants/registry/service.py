@@ -15,7 +15,7 @@ import random
 import sqlite3
 import time
 from collections.abc import Callable
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, func, select
@@ -57,6 +57,20 @@ class TenantNotFound(LookupError):
     def __init__(self, slug: str) -> None:
         super().__init__(f"No tenant “{slug}”; 'tenants list' shows the tenants.")
         self.slug = slug
+
+
+class TenantDeleted(TenantNotFound):
+    """The slug belongs to a tenant deleted within its grace period (it can be restored)."""
+
+    def __init__(self, slug: str, purge_after: datetime | None) -> None:
+        LookupError.__init__(
+            self,
+            f"Tenant “{slug}” is deleted; until it is purged"
+            + (f" ({purge_after:%Y-%m-%d %H:%M} UTC)" if purge_after else "")
+            + f" 'flask --app tenants.wsgi tenants undelete {slug}' restores it.",
+        )
+        self.slug = slug
+        self.purge_after = purge_after
 
 
 def retryable(error: BaseException) -> bool:
@@ -105,17 +119,23 @@ def touch(session: Session, tenant: Tenant) -> None:
 
 
 def find_live(session: Session, slug: str, *, for_update: bool = False) -> Tenant | None:
-    """The provisioning, active or suspended tenant holding ``slug`` (``for_update``: locked)."""
+    """The tenant holding ``slug`` (``for_update``: locked): provisioning, active,
+    suspended, or deleted within its grace period."""
     query = select(Tenant).where(func.lower(Tenant.slug) == slug.lower(), HOLDS_SLUG)
     if for_update:
         query = query.with_for_update()
     return session.execute(query).scalar_one_or_none()
 
 
-def get_live(session: Session, slug: str, *, for_update: bool = False) -> Tenant:
+def get_live(
+    session: Session, slug: str, *, for_update: bool = False, deleted: bool = False
+) -> Tenant:
+    """The tenant holding ``slug``; a deleted one only if ``deleted`` (else TenantDeleted)."""
     tenant = find_live(session, slug, for_update=for_update)
     if tenant is None:
         raise TenantNotFound(slug)
+    if tenant.status == TenantStatus.DELETED and not deleted:
+        raise TenantDeleted(tenant.slug, tenant.purge_after)
     return tenant
 
 

@@ -12,7 +12,7 @@ RESERVED_SLUGS = frozenset(
     login logout auth oauth sso status health healthz readyz livez metrics help support
     docs blog billing root system public platform tenants tenant dashboard console
     account accounts security webmail autoconfig autodiscover mx ns ns1 ns2 dns
-    origin localhost test dev staging internal find find-workspaces
+    origin localhost test dev staging internal exports find find-workspaces
     """.split()
 )
 

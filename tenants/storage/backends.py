@@ -27,6 +27,8 @@ from tenants.storage import migrations
 
 #: Fills a new tenant's storage (the owner account) inside the creating transaction.
 Populate = Callable[[Session], None]
+#: Loads rows into a storage being restored, inside the creating transaction.
+Load = Callable[[Connection], None]
 
 #: The first key of every per-tenant advisory lock ("tenM" in ASCII); the second is the
 #: tenant id. Two-key locks live in their own space, apart from one-key locks of others.
@@ -68,6 +70,13 @@ class TenantStorage(ABC):
         """Create, fill and stamp a tenant's storage, all or nothing; return its revision."""
 
     @abstractmethod
+    def restore(self, tenant_id: int, revision: str, load: Load) -> str:
+        """Create the storage at ``revision``, ``load`` rows into it, migrate it to the head.
+
+        All or nothing, like :meth:`create`; returns the revision after (the head).
+        """
+
+    @abstractmethod
     def drop(self, tenant_id: int) -> None:
         """Remove a tenant's storage and everything in it (idempotent)."""
 
@@ -104,6 +113,9 @@ class TenantStorage(ABC):
     def forget(self, tenant_id: int) -> None:  # noqa: B027 - optional hook, no-op by default
         """Drop anything cached about where the tenant's storage is (it may move)."""
 
+    def place(self, tenant_id: int, database: str) -> None:  # noqa: B027 - optional hook
+        """Note where the tenant's storage lives, from a fresher registry record."""
+
 
 class SQLiteStorage(TenantStorage):
     """One SQLite file per tenant, beside the platform database file."""
@@ -136,6 +148,17 @@ class SQLiteStorage(TenantStorage):
         engine.dispose()
 
     def create(self, tenant_id: int, populate: Populate) -> str:
+        return self._build(
+            tenant_id, lambda connection: _fill(self.tenant_app, connection, populate, schema=None)
+        )
+
+    def restore(self, tenant_id: int, revision: str, load: Load) -> str:
+        return self._build(
+            tenant_id,
+            lambda connection: _fill_at(self.tenant_app, connection, revision, load, schema=None),
+        )
+
+    def _build(self, tenant_id: int, fill: Callable[[Connection], str]) -> str:
         final = Path(self.location(tenant_id))
         if final.exists():
             raise FileExistsError(f"{final} already exists; remove it or pick another tenant id.")
@@ -144,7 +167,7 @@ class SQLiteStorage(TenantStorage):
         engine = create_sqlite_engine(self._url(building))
         try:
             with engine.begin() as connection:
-                revision = _fill(self.tenant_app, connection, populate, schema=None)
+                revision = fill(connection)
             engine.dispose()
             # Fold the WAL into the file so that one rename moves the whole database.
             _checkpoint(building)
@@ -308,11 +331,28 @@ class PostgresStorage(TenantStorage):
             connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
             return _fill(self.tenant_app, _in_schema(connection, schema), populate, schema=schema)
 
-    def drop(self, tenant_id: int) -> None:
+    def restore(self, tenant_id: int, revision: str, load: Load) -> str:
+        schema = self.location(tenant_id)
         with self._engine(tenant_id).begin() as connection:
-            connection.exec_driver_sql(
-                f'DROP SCHEMA IF EXISTS "{self.location(tenant_id)}" CASCADE'
+            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+            return _fill_at(
+                self.tenant_app, _in_schema(connection, schema), revision, load, schema=schema
             )
+
+    #: Tables dropped per transaction when a schema is dropped (see :meth:`drop`).
+    drop_batch_tables = 50
+
+    def drop(self, tenant_id: int) -> None:
+        """Drop the schema's tables a batch per transaction, then the (small) schema.
+
+        One ``DROP SCHEMA ... CASCADE`` takes a lock per table, index and sequence in a
+        single transaction, which fails with "out of shared memory" on a large schema
+        (``max_locks_per_transaction``) and holds every lock until the end. In batches,
+        each transaction locks at most ``drop_batch_tables`` tables and what hangs off
+        them; what is left (views, types, functions) goes with the schema. Idempotent:
+        an interrupted drop is finished by the next one.
+        """
+        drop_schema(self._engine(tenant_id), self.location(tenant_id), self.drop_batch_tables)
 
     def exists(self, tenant_id: int) -> bool:
         with self._engine(tenant_id).connect() as connection:
@@ -365,6 +405,33 @@ class PostgresStorage(TenantStorage):
         return ids
 
 
+def drop_schema(engine: Engine, schema: str, batch_tables: int = 50) -> None:
+    """Drop ``schema``'s tables ``batch_tables`` per transaction, then the schema (idempotent).
+
+    See :meth:`PostgresStorage.drop` for why not one ``DROP SCHEMA ... CASCADE``.
+    """
+    while True:
+        with engine.begin() as connection:
+            tables = (
+                connection.execute(
+                    text(
+                        "SELECT c.relname FROM pg_class c JOIN pg_namespace n "
+                        "ON n.oid = c.relnamespace WHERE n.nspname = :schema "
+                        "AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
+                        "ORDER BY c.relname LIMIT :batch"
+                    ),
+                    {"schema": schema, "batch": batch_tables},
+                )
+                .scalars()
+                .all()
+            )
+            if not tables:
+                connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                return
+            names = ", ".join(f'"{schema}"."{_quoted(name)}"' for name in tables)
+            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {names} CASCADE")
+
+
 class UnknownDatabase(LookupError):
     """A tenant's registry row names a database this process was not configured with."""
 
@@ -389,6 +456,45 @@ def _fill(
         populate(session)
         session.flush()
     return revision
+
+
+def build_at(
+    tenant_app: TenantApp, connection: Connection, revision: str, *, schema: str | None
+) -> None:
+    """Create the tenant app's tables in an empty storage as they were at ``revision``.
+
+    At the head, from the models (``create_all``, then stamped); before it, by running
+    the history up to ``revision``. ``connection`` points at the storage (``_in_schema``).
+    """
+    if revision == migrations.head_revision(tenant_app.migrations):
+        tenant_app.metadata.create_all(connection)
+        migrations.stamp_head(tenant_app.migrations, connection, schema)
+    else:
+        migrations.upgrade(
+            tenant_app.migrations, connection, schema, metadata=tenant_app.metadata, to=revision
+        )
+
+
+def in_schema(connection: Connection, schema: str) -> Connection:
+    """Public name of :func:`_in_schema` for the platform's other storage tools."""
+    return _in_schema(connection, schema)
+
+
+def _fill_at(
+    tenant_app: TenantApp, connection: Connection, revision: str, load: Load, *, schema: str | None
+) -> str:
+    """Build the tables as they were at ``revision``, load rows, then migrate to the head."""
+    build_at(tenant_app, connection, revision, schema=schema)
+    load(connection)
+    head = migrations.upgrade(
+        tenant_app.migrations, connection, schema, metadata=tenant_app.metadata
+    )
+    return head or revision
+
+
+def _quoted(identifier: str) -> str:
+    """An identifier's text for inside double quotes."""
+    return identifier.replace('"', '""')
 
 
 def _checkpoint(path: Path) -> None:

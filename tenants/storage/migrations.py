@@ -69,8 +69,10 @@ def upgrade(
     schema: str | None = None,
     *,
     metadata: MetaData | None = None,
+    to: str = "head",
 ) -> str | None:
-    """Apply pending revisions of ``location`` on ``connection``; return the new revision.
+    """Apply pending revisions of ``location`` on ``connection`` (up to ``to``); return the
+    new revision.
 
     The caller owns the transaction: a failing revision rolls back with it.
 
@@ -82,9 +84,17 @@ def upgrade(
     script = _script_directory(location)
 
     def steps(revision: object, _context: object) -> object:
-        return script._upgrade_revs("head", revision)  # type: ignore[arg-type]
+        return script._upgrade_revs(to, revision)  # type: ignore[arg-type]
 
-    with EnvironmentContext(config, script, fn=steps, destination_rev="head"):
+    with EnvironmentContext(config, script, fn=steps, destination_rev=to):
         script.run_env()
-    # Alembic got there or raised: the storage is at the head, no need to read it again.
-    return head_revision(location)
+    # Alembic got there or raised: the storage is at ``to``, no need to read it again.
+    return head_revision(location) if to == "head" else to
+
+
+def knows_revision(location: Path, revision: str) -> bool:
+    """Whether ``revision`` is in the history at ``location`` (else: newer, or foreign)."""
+    try:
+        return _script_directory(location).get_revision(revision) is not None
+    except Exception:  # alembic raises several kinds for an unknown or malformed id
+        return False

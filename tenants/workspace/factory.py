@@ -70,4 +70,13 @@ def workspace_app(
         after_signup=accounts.after_signup,
         member_emails=accounts.member_emails,
         jobs=(*accounts.JOBS, *(job for module in modules for job in module.jobs)),
+        # The accounts' allow-list, and every column of the product modules' tables.
+        export={
+            **accounts.EXPORT,
+            **{
+                model.__table__.name: tuple(column.name for column in model.__table__.columns)
+                for module in modules
+                for model in module.models
+            },
+        },
     )

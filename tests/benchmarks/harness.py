@@ -243,6 +243,30 @@ CATALOGUE: tuple[tuple[str, str, str, Goal | None], ...] = (
         "s",
         Goal("<=", 2.0),
     ),
+    (
+        "datalife.backup",
+        "12. Tenant data: backup, 100,000 rows, PostgreSQL (goal: within 10 s)",
+        "rows/s",
+        Goal(">=", 10000.0),
+    ),
+    (
+        "datalife.restore",
+        "12. Tenant data: restore (checked, loaded, verified), 100,000 rows (within 20 s)",
+        "rows/s",
+        Goal(">=", 5000.0),
+    ),
+    (
+        "datalife.export",
+        "12. Tenant data: customer export (JSON Lines and CSV), 100,000 rows (within 20 s)",
+        "rows/s",
+        Goal(">=", 5000.0),
+    ),
+    (
+        "datalife.move_window",
+        "12. Tenant data: move to another database, writes refused for, 100,000 rows",
+        "s",
+        Goal("<=", 5.0),
+    ),
 )
 
 

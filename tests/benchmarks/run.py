@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[0] = str(ROOT)
 
 from tests.benchmarks import (  # noqa: E402
+    datalife,
     fleet,
     inprocess,
     jobs,
@@ -90,6 +91,7 @@ SECTIONS: tuple[tuple[str, Callable[[Context], None], tuple[str, ...]], ...] = (
             "jobs.fairness_redis",
         ),
     ),
+    ("datalife", datalife.datalife, datalife.KEYS),
     (
         "fleet",
         fleet.fleet,
