@@ -228,13 +228,13 @@ class TenantServices:
     write_tenant: Callable[..., TenantRecord] | None = field(default=None, repr=False)
     #: Makes this tenant's job service (called at most once per services object).
     open_jobs: Callable[[], TenantJobs] | None = field(default=None, repr=False)
+    #: Makes this tenant's customer-export service (called at most once per services object).
+    open_exports: Callable[[], TenantExports] | None = field(default=None, repr=False)
     #: Makes this tenant's entries of the platform's member directory (the finder's).
     open_directory: Callable[[], TenantDirectory] | None = field(default=None, repr=False)
     #: Links expire after these (``INVITATION_DAYS``, ``PASSWORD_RESET_MINUTES``).
     invitation_days: int = 7
     password_reset_minutes: int = 60
-    #: Makes this tenant's customer-export service (called at most once per services object).
-    open_exports: Callable[[], TenantExports] | None = field(default=None, repr=False)
     #: Makes this tenant's custom-domain service (called at most once per services object).
     open_domains: Callable[[], TenantDomains] | None = field(default=None, repr=False)
 

@@ -207,17 +207,17 @@ class Platform:
             read_tenant=read_tenant,
             write_tenant=write_tenant,
             open_jobs=lambda: TenantJobs(tenant, lambda: runtime_of(self)),
-            open_directory=lambda: TenantDirectory(
-                lambda: self.engine, derive_directory_key(settings.secret_key), tenant.id
-            ),
-            invitation_days=settings.invitation_days,
-            password_reset_minutes=settings.password_reset_minutes,
             # Only an app whose contract says what a customer export holds offers one.
             open_exports=(
                 (lambda: PlatformExports(self, tenant))
                 if self.tenant_app.export is not None
                 else None
             ),
+            open_directory=lambda: TenantDirectory(
+                lambda: self.engine, derive_directory_key(settings.secret_key), tenant.id
+            ),
+            invitation_days=settings.invitation_days,
+            password_reset_minutes=settings.password_reset_minutes,
             open_domains=lambda: TenantDomainsService(self.domains, tenant.id),
         )
 

@@ -75,9 +75,9 @@ __all__ = [
 #: The accounts' tables, for the product's ``metadata_of(*accounts.MODELS, ...)``.
 MODELS: tuple[type, ...] = (User, UserSession, UsedLoginToken, Invitation, RecoveryCode)
 #: What a customer's "Download all data" includes of the accounts' tables
-#: (``TenantApp.export``): people, not their password hashes; no session tokens or spent
-#: sign-in tokens (credentials, not data), no invitations' nonces, two-factor secrets or
-#: recovery codes. The operator's backup keeps everything.
+#: (``TenantApp.export``): people, not their password hashes; no session tokens, spent
+#: sign-in tokens, invitations or recovery codes (credentials, not data). The operator's
+#: backup keeps everything.
 EXPORT: dict[str, tuple[str, ...]] = {"users": ("id", "email", "name", "role", "created_at")}
 #: The accounts' background jobs, for the product's ``TenantApp(jobs=(*accounts.JOBS, ...))``.
 JOBS = (
