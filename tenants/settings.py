@@ -209,6 +209,8 @@ class Settings:
         port = (environ.get("PUBLIC_PORT") or "").strip()
         if port and not port.isdigit():
             raise SettingsError(f"PUBLIC_PORT={port!r} is not a port number.")
+        if port == {"http": "80", "https": "443"}[scheme]:
+            port = ""  # the scheme's own port: links carry none (https://x/, not https://x:443/)
         pooler = (environ.get("DATABASE_POOLER") or "none").strip().lower()
         if pooler not in {"none", "transaction"}:
             raise SettingsError(

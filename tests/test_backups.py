@@ -169,16 +169,20 @@ def test_an_older_backup_is_migrated_to_the_head(platform, create_tenant, tmp_pa
     copy = backups.restore_tenant(platform, tmp_path / "old.zip", "acme-new")
 
     assert copy.storage_revision == migrations.head_revision(platform.tenant_app.migrations)
-    after = rows(platform, copy.id)
-    assert after.pop("user_sessions") == []
-    # What 0004_workspace_accounts adds: empty tables, and accounts that existed before it
-    # count as verified (with no pending address and no second factor).
-    assert after.pop("invitations") == [] and after.pop("recovery_codes") == []
-    for user in after["users"]:
-        assert user.pop("email_verified_at") is not None
-        for column in ("pending_email", "totp_secret", "totp_last_step"):
-            assert user.pop(column) is None
-    assert after == before
+    # The copy equals the source brought to the head the same way (later revisions add
+    # tables and columns, and fill them from what the rows hold).
+    engine = platform.storage.engine_for(acme.id)
+    try:
+        with engine.begin() as connection:
+            if schema:
+                connection.exec_driver_sql(f'SET LOCAL search_path TO "{schema}"')
+            config = migrations.alembic_config(
+                platform.tenant_app.migrations, connection, schema=schema
+            )
+            command.upgrade(config, "head")
+    finally:
+        platform.storage.release(engine)
+    assert rows(platform, copy.id) == rows(platform, acme.id)
 
 
 @pytest.mark.parametrize("backend", [pytest.param("sqlite", marks=pytest.mark.postgres)])

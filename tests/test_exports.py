@@ -99,12 +99,12 @@ def test_owner_downloads_all_data_without_secrets(platform, client, tenant_clien
         assert manifest["kind"] == "export" and manifest["tenant"]["slug"] == "acme"
         assert manifest["schema_revision"] == tenant.storage_revision
         assert set(manifest["tables"]) == {"users", "notes"}
+        # Credentials and sign-in state stay out: hashes, TOTP secrets, tokens, invitations.
         assert manifest["omitted"] == {
-            "used_login_tokens": ["*"],
-            "user_sessions": ["*"],
-            # Credentials and pending links: invitations' nonces, recovery codes, 2FA secrets.
             "invitations": ["*"],
             "recovery_codes": ["*"],
+            "used_login_tokens": ["*"],
+            "user_sessions": ["*"],
             "users": [
                 "email_verified_at",
                 "password_hash",

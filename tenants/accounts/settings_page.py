@@ -64,10 +64,7 @@ def edit() -> Any:
             "Set up two-factor sign-in for yourself first (your Account page), "
             "so you keep your own way in."
         )
-        page = render_template(
-            "accounts/settings.html", form=form, exports=_exports_view(), troubled=_troubled()
-        )
-        return page, 409
+        return _page(form), 409
     if form.validate_on_submit():
         try:
             tenant = tenant_services().update_tenant(
@@ -92,11 +89,13 @@ def edit() -> Any:
             flash("Workspace settings saved.")
         return redirect(url_for("settings.edit"))
     status = 422 if request.method == "POST" else 200
-    return (
-        render_template(
-            "accounts/settings.html", form=form, exports=_exports_view(), troubled=_troubled()
-        ),
-        status,
+    return _page(form), status
+
+
+def _page(form: WorkspaceSettingsForm) -> str:
+    """The settings page with everything it shows besides the form."""
+    return render_template(
+        "accounts/settings.html", form=form, exports=_exports_view(), troubled=_troubled()
     )
 
 

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from werkzeug.wrappers import Response
 
@@ -105,6 +106,10 @@ UNAVAILABLE = Page(
 )
 
 
+#: Characters a path keeps unquoted (RFC 3986 pchar and "/").
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+
 class MovedTo:
     """A permanent redirect to the same path and query on another host (the primary address).
 
@@ -116,11 +121,10 @@ class MovedTo:
         self.base = f"{scheme}://{host}"
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse):  # noqa: ANN204
-        from werkzeug.urls import iri_to_uri
-
         path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-        # PATH_INFO is the decoded path as latin-1 text; quote it back as sent.
-        location = self.base + iri_to_uri(path.encode("latin-1").decode("utf-8", "replace") or "/")
+        # PATH_INFO is the decoded path, its bytes as latin-1 text: quote those bytes again
+        # (a "?" or "%" that was encoded in the request stays encoded in the Location).
+        location = self.base + (quote(path.encode("latin-1"), safe=_PATH_SAFE) or "/")
         query = environ.get("QUERY_STRING", "")
         if query:
             location += "?" + query

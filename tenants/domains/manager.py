@@ -23,7 +23,6 @@ import logging
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -356,10 +355,3 @@ class TenantDomainsService:
 
     def __repr__(self) -> str:
         return f"<TenantDomainsService tenant={self._tenant_id}>"
-
-
-def describe(views: list[DomainView]) -> list[dict[str, Any]]:
-    """Plain dicts for the CLI and JSON."""
-    return [
-        {"domain": view.domain, "status": view.status, "primary": view.is_primary} for view in views
-    ]
