@@ -5,7 +5,7 @@ The workspace finder looks up which tenants an address belongs to in member_dire
 accepted time step, and their recovery codes' hashes.
 
 Revision ID: 0011_member_directory
-Revises: 0009_tenant_data_lifecycle
+Revises: 0010_tenant_data_lifecycle
 Create Date: 2026-11-30
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_member_directory"
-down_revision: str | None = "0009_tenant_data_lifecycle"
+down_revision: str | None = "0010_tenant_data_lifecycle"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

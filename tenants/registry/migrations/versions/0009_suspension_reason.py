@@ -1,7 +1,7 @@
 """Add tenants.suspension_reason: why an admin suspended a tenant, shown to its members
 
-Revision ID: 0008_suspension_reason
-Revises: 0010_custom_domains
+Revision ID: 0009_suspension_reason
+Revises: 0008_custom_domains
 Create Date: 2026-11-30
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_suspension_reason"
-down_revision: str | None = "0010_custom_domains"
+revision: str = "0009_suspension_reason"
+down_revision: str | None = "0008_custom_domains"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,6 @@
 """Add tenant_domains and the tenant's routable custom domains (custom domains, issue 16)
 
-Revision ID: 0010_custom_domains
+Revision ID: 0008_custom_domains
 Revises: 0007_fleet_migration_ledger
 Create Date: 2026-11-30
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010_custom_domains"
+revision: str = "0008_custom_domains"
 down_revision: str | None = "0007_fleet_migration_ledger"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -6,8 +6,8 @@ were "deleted" before this revision had their storage dropped at once, so they b
 lease) make a tenant refuse writes; ``move_state`` records a move between databases in
 progress, so that running ``tenants move`` again finishes or undoes it.
 
-Revision ID: 0009_tenant_data_lifecycle
-Revises: 0008_suspension_reason
+Revision ID: 0010_tenant_data_lifecycle
+Revises: 0009_suspension_reason
 Create Date: 2026-11-30
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_tenant_data_lifecycle"
-down_revision: str | None = "0008_suspension_reason"
+revision: str = "0010_tenant_data_lifecycle"
+down_revision: str | None = "0009_suspension_reason"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
