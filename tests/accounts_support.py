@@ -9,6 +9,7 @@ from werkzeug.test import Client, TestResponse
 
 from tenants.accounts.models import User, utcnow
 from tenants.kernel import Platform
+from tests.helpers import csrf_token
 
 
 def verify_all(platform: Platform, slug: str) -> None:
@@ -30,6 +31,14 @@ def open_link(client: Client, url: str, data: dict[str, str] | None = None) -> T
     if data is None:
         return client.get(parts.path, headers=headers)
     return client.post(parts.path, headers=headers, data=data)
+
+
+def confirm_link(client: Client, url: str) -> TestResponse:
+    """Open a confirmation link and press its Confirm button (opening alone changes nothing)."""
+    page = open_link(client, url)
+    if page.status_code != 200:
+        return page
+    return open_link(client, url, data={"csrf_token": csrf_token(page)})
 
 
 def user_row(platform: Platform, slug: str, email: str) -> User | None:

@@ -12,7 +12,7 @@ from werkzeug.test import Client
 from tenants.keys import derive_directory_key
 from tenants.registry.directory import tenants_of
 from tenants.testing import PASSWORD
-from tests.accounts_support import open_link, user_row
+from tests.accounts_support import confirm_link, open_link, user_row
 from tests.helpers import csrf_token, follow_handoff, login
 from tests.jobs_support import job_settings, jobs  # noqa: F401
 from tests.mail_support import (  # noqa: F401
@@ -49,14 +49,20 @@ def test_the_owner_confirms_the_address_from_signup_and_may_then_invite(
     message = inbox.wait_for("founder@acme.test")
     assert str(message["Subject"]) == "Confirm your email for Acme Corporation"
     [url] = links_in(message)
-    confirmed = open_link(client, url)
+    # Opening the link (as a mail scanner does) only asks; it confirms nothing.
+    asked = open_link(client, url)
+    assert asked.status_code == 200 and "Confirm founder@acme.test" in asked.get_data(as_text=True)
+    assert BANNER in client.get("/", headers=ACME).get_data(as_text=True)
+    assert open_link(client, url, data={}).status_code == 400  # a POST without its CSRF token
+    assert BANNER in client.get("/", headers=ACME).get_data(as_text=True)
+    confirmed = confirm_link(client, url)
     assert confirmed.status_code == 303
     account = client.get("/account/", headers=ACME).get_data(as_text=True)
     assert "founder@acme.test is confirmed" in account and BANNER not in account
     assert client.get("/members/new", headers=ACME).status_code == 200
     assert finder(platform, "Founder@Acme.test") == ["acme"]
     # Following it again changes nothing and says so kindly.
-    assert open_link(client, url).status_code == 303
+    assert confirm_link(client, url).status_code == 303
 
 
 def test_the_banner_sends_the_link_again(platform, tenant_client, mail_worker, inbox) -> None:
@@ -68,7 +74,7 @@ def test_the_banner_sends_the_link_again(platform, tenant_client, mail_worker, i
         "/account/"
     ).get_data(as_text=True)
     [url] = links_in(inbox.wait_for("owner@acme.test"))
-    assert open_link(Client(platform), url).status_code == 303
+    assert confirm_link(Client(platform), url).status_code == 303
     assert user_row(platform, "acme", "owner@acme.test").email_verified_at is not None
 
 
@@ -87,14 +93,14 @@ def test_changing_the_email_waits_for_the_new_address_link(
     notice = inbox.wait_for("owner@acme.test")
     assert "is changing" in str(notice["Subject"]) and "boss@acme.test" in text_of(notice)
     [url] = links_in(inbox.wait_for("boss@acme.test"))
-    assert open_link(owner, url).status_code == 303
+    assert confirm_link(owner, url).status_code == 303
     assert "Your email is now boss@acme.test" in owner.get("/account/").get_data(as_text=True)
     again = login(Client(platform), "acme.example.com", "boss@acme.test", PASSWORD)
     assert again.status_code == 302
     assert finder(platform, "boss@acme.test") == ["acme"]
     assert finder(platform, "owner@acme.test") == []
     # Following it again only confirms the address it is now.
-    assert open_link(Client(platform), url).status_code == 303
+    assert confirm_link(Client(platform), url).status_code == 303
 
 
 def test_a_link_to_an_address_asked_for_earlier_is_out_of_date(
@@ -118,7 +124,7 @@ def test_a_link_to_an_address_asked_for_earlier_is_out_of_date(
     stale = open_link(Client(platform), first)
     assert stale.status_code == 410 and "out of date" in stale.get_data(as_text=True)
     [second] = links_in(inbox.wait_for("chief@acme.test"))
-    assert open_link(Client(platform), second).status_code == 303
+    assert confirm_link(Client(platform), second).status_code == 303
     assert user_row(platform, "acme", "chief@acme.test") is not None
 
 

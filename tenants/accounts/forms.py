@@ -130,6 +130,10 @@ class AcceptInvitationForm(NewPasswordForm):
     submit = SubmitField("Join the workspace")
 
 
+class ConfirmForm(SafeForm):
+    """A button and the CSRF token: the second step of a link that changes something."""
+
+
 class EmailOnlyForm(SafeForm):
     """One address: "Forgot password?", and resending a verification link."""
 

@@ -270,7 +270,13 @@ def new_recovery_codes() -> Any:
 
 
 #: Endpoints a member who must set up two-factor sign-in may still reach.
-_ALLOWED_WHILE_REQUIRED = {"twofactor.setup", "auth.logout", "static", "verification.verify"}
+_ALLOWED_WHILE_REQUIRED = {
+    "twofactor.setup",
+    "auth.logout",
+    "static",
+    "verification.ask",
+    "verification.verify",
+}
 
 
 def enforce_requirement() -> Response | None:

@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response
 
 from tenants.accounts import mailer, throttle
 from tenants.accounts.extensions import db
+from tenants.accounts.forms import ConfirmForm
 from tenants.accounts.models import User, utcnow
 from tenants.accounts.tokens import LinkError, fingerprint, make_link_token, read_link_token
 from tenants.appkit.flask_app import tenant_services
@@ -143,11 +144,36 @@ def _problem(kind: str) -> tuple[str, int, dict[str, str]]:
 
 
 @bp.get("/account/verify/<token>")
-def verify(token: str) -> Any:
-    """Follow a confirmation link (works logged out too: the mailbox is the proof)."""
+def ask(token: str) -> Any:
+    """The page a confirmation link opens: it asks, and only its button confirms.
+
+    Mail scanners and link previews open every link in a message; if opening one
+    confirmed the address, a scanner at someone else's mailbox could confirm an address
+    they never chose. So the link is read (and refused when it is not valid) but changes
+    nothing until the person presses Confirm (a POST carrying the CSRF token).
+    """
     refusal = throttle.link_refusal()
     if refusal is not None:
         return throttle.render_throttled(refusal)
+    user, proves, problem = _resolve(token)
+    if user is None:
+        throttle.link_failed()
+        return _problem(problem or "invalid")
+    address = user.pending_email if proves == "pending" else user.email
+    page = render_template(
+        "accounts/verify_confirm.html", form=ConfirmForm(), address=address, token=token
+    )
+    return page, 200, {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+@bp.post("/account/verify/<token>")
+def verify(token: str) -> Any:
+    """Confirm the address a link proves (works logged out too: the mailbox is the proof)."""
+    refusal = throttle.link_refusal()
+    if refusal is not None:
+        return throttle.render_throttled(refusal)
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for("verification.ask", token=token), code=303)
     user, proves, problem = _resolve(token)
     if user is None:
         throttle.link_failed()
