@@ -16,7 +16,12 @@ from wtforms.validators import DataRequired, EqualTo, Length, Regexp, Validation
 
 from tenants.accounts.models import Role, User
 from tenants.registry.record import DISPLAY_NAME_SIZE
-from tenants.validation import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, valid_email
+from tenants.validation import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    password_problem,
+    valid_email,
+)
 from tenants.web.forms import SafeForm, column_size
 
 #: ``\Z``, not ``$``: ``$`` also matches before a trailing newline.
@@ -116,6 +121,19 @@ class NewPasswordForm(SafeForm):
         ],
     )
     submit = SubmitField("Save password")
+
+    def validate_for(self, email: str) -> bool:
+        """Submitted and valid, and the password is neither a common one nor ``email``.
+
+        Length is the fields' rule; the other two need the account's address.
+        """
+        if not self.validate_on_submit():
+            return False
+        problem = password_problem(self.password.data, email=email)
+        if problem is not None:
+            self.password.errors.append(problem)
+            return False
+        return True
 
 
 class AcceptInvitationForm(NewPasswordForm):

@@ -33,7 +33,6 @@ from tenants.accounts.models import Invitation, Role, User, utcnow
 from tenants.accounts.sessions import start_session
 from tenants.accounts.tokens import LinkError, make_link_token, read_link_token
 from tenants.appkit.flask_app import tenant_services
-from tenants.validation import password_problem
 
 bp = Blueprint("invitations", __name__)
 log = logging.getLogger(__name__)
@@ -297,14 +296,7 @@ def accept(token: str) -> Any:
         return problem_page(problem or "invalid")
     form = AcceptInvitationForm()
     status = 200
-    valid = form.validate_on_submit()
-    if valid:
-        # Length is the form's; common passwords and the address itself are refused too.
-        problem = password_problem(form.password.data, email=invitation.email)
-        if problem is not None:
-            form.password.errors.append(problem)
-            valid = False
-    if valid:
+    if form.validate_for(invitation.email):
         services = tenant_services()
         user = User(
             email=invitation.email,

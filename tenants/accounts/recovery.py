@@ -31,7 +31,6 @@ from tenants.accounts.sessions import end_all_sessions
 from tenants.accounts.tokens import LinkError, fingerprint, make_link_token, read_link_token
 from tenants.appkit.flask_app import tenant_services
 from tenants.jobs import JobContext, tenant_job
-from tenants.validation import password_problem
 from tenants.web.throttle import account_key
 
 bp = Blueprint("recovery", __name__)
@@ -133,14 +132,7 @@ def reset(token: str) -> Any:
         return problem_page(problem or "reset-invalid")
     form = NewPasswordForm()
     status = 200
-    valid = form.validate_on_submit()
-    if valid:
-        # Length is the form's; common passwords and the address itself are refused too.
-        problem = password_problem(form.password.data, email=user.email)
-        if problem is not None:
-            form.password.errors.append(problem)
-            valid = False
-    if valid:
+    if form.validate_for(user.email):
         user.password_hash = tenant_services().hash_password(form.password.data)
         if user.email_verified_at is None:
             user.email_verified_at = utcnow()  # the link reached this mailbox
