@@ -59,6 +59,43 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 _screenshots: Path | None = None
 
 
+def start_gunicorn(port: int, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """gunicorn with the shipped config on ``port``, returned once ``/healthz`` answers.
+
+    Its output goes to ``log_path``, whose tail is the error when it does not come up.
+    """
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "platform/gunicorn.conf.py",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "tenants.wsgi:application",
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.time() + 30
+    while True:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/healthz", headers={"Host": "localhost"})
+            if connection.getresponse().status == 200:
+                return process
+        except OSError:
+            pass
+        if time.time() > deadline or process.poll() is not None:
+            process.kill()
+            raise RuntimeError(log_path.read_text()[-4000:])
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def screenshots_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The folder screenshots are written to (never the tracked docs/ by default)."""
@@ -118,40 +155,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env.pop("FLASK_DEBUG", None)
     Server(port, env).flask("db", "upgrade")
     Server(port, env).flask("admin", "create", ADMIN[0], "--password", ADMIN[1])
-    log = (instance / "gunicorn.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "platform/gunicorn.conf.py",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "tenants.wsgi:application",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.time() + 30
-    while True:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/healthz", headers={"Host": "localhost"})
-            if connection.getresponse().status == 200:
-                break
-        except OSError:
-            pass
-        if time.time() > deadline or process.poll() is not None:
-            process.kill()
-            raise RuntimeError((instance / "gunicorn.log").read_text()[-4000:])
-        time.sleep(0.2)
+    process = start_gunicorn(port, env, instance / "gunicorn.log")
     yield Server(port, env)
     process.terminate()
     process.wait(15)
-    log.close()
 
 
 @pytest.fixture(scope="session")

@@ -8,18 +8,16 @@ the mail (nothing is sent inside a request).
 
 from __future__ import annotations
 
-import http.client
 import os
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ROOT, Server, _free_port, screenshot
+from tests.e2e.conftest import ROOT, Server, _free_port, screenshot, start_gunicorn
 from tests.e2e.test_journeys import check_accessible
 from tests.mail_support import Inbox, SmtpServer, links_in
 
@@ -59,23 +57,8 @@ def mail_server(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> I
     }
     env.pop("FLASK_DEBUG", None)
     Server(port, env).flask("db", "upgrade")
-    logs = [(instance / name).open("wb") for name in ("gunicorn.log", "worker.log")]
-    web = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "platform/gunicorn.conf.py",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "tenants.wsgi:application",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=logs[0],
-        stderr=subprocess.STDOUT,
-    )
+    web = start_gunicorn(port, env, instance / "gunicorn.log")
+    worker_log = (instance / "worker.log").open("wb")
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -90,30 +73,15 @@ def mail_server(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> I
         ],
         env=env,
         cwd=ROOT,
-        stdout=logs[1],
+        stdout=worker_log,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.time() + 30
-    while True:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/healthz", headers={"Host": "localhost"})
-            if connection.getresponse().status == 200:
-                break
-        except OSError:
-            pass
-        if time.time() > deadline or web.poll() is not None:
-            web.kill()
-            worker.kill()
-            raise RuntimeError((instance / "gunicorn.log").read_text()[-4000:])
-        time.sleep(0.2)
     yield Server(port, env)
     for process in (worker, web):
         process.terminate()
     for process in (worker, web):
         process.wait(20)
-    for log in logs:
-        log.close()
+    worker_log.close()
 
 
 def test_invite_accept_and_forgot_password_in_the_browser(

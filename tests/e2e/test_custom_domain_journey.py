@@ -10,19 +10,17 @@ new domain. Screenshots go to a temporary folder (docs/screenshots/ with scripts
 
 from __future__ import annotations
 
-import http.client
 import os
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
 from dnslib.server import DNSLogger, DNSServer
 
 from tests.dns_server import RunningDns, Zone
-from tests.e2e.conftest import ROOT, _free_port, screenshot
+from tests.e2e.conftest import ROOT, _free_port, screenshot, start_gunicorn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -82,37 +80,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, dns: RunningDns) -> Iterator[
         "--owner-password",
         OWNER[1],
     )
-    log_path = instance / "gunicorn.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "platform/gunicorn.conf.py",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "tenants.wsgi:application",
-            ],
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.time() + 30
-    while True:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/healthz", headers={"Host": "localhost"})
-            if connection.getresponse().status == 200:
-                break
-        except OSError:
-            pass
-        if time.time() > deadline or process.poll() is not None:
-            process.kill()
-            raise RuntimeError(log_path.read_text()[-4000:])
-        time.sleep(0.2)
+    process = start_gunicorn(port, env, instance / "gunicorn.log")
     yield port
     process.terminate()
     process.wait(15)
