@@ -40,7 +40,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import pytest
@@ -78,7 +78,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def postgres_required() -> bool:
+    """Whether this run requires the servers and tools (CI, ``scripts/test.sh``)."""
     return bool(os.environ.get("CI") or os.environ.get("REQUIRE_POSTGRES"))
+
+
+def missing(message: str) -> NoReturn:
+    """A server or tool a test needs is missing: skip, or fail where the run requires it."""
+    if postgres_required():
+        pytest.fail(f"{message} (this run requires it: scripts/test.sh installs the tools)")
+    pytest.skip(message)
 
 
 def reset_postgres(url: str) -> None:

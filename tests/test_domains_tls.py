@@ -20,14 +20,20 @@ from pathlib import Path
 import pytest
 
 from tenants.settings import PROJECT_ROOT
+from tenants.testing import missing
 from tests.test_deploy import free_port
 from tests.test_serving import POSTGRES, serve  # noqa: F401 - the gunicorn fixture
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.server,
-    pytest.mark.skipif(shutil.which("caddy") is None, reason="needs Debian's caddy"),
 ]
+
+
+@pytest.fixture(autouse=True)
+def caddy_installed() -> None:
+    if shutil.which("caddy") is None:
+        missing("Debian's caddy is not installed: apt-get install -y caddy")
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 from werkzeug.test import Client, TestResponse
 
+from tenants.testing import missing
 from tenants.web.throttle import Counters
 from tests.conftest import PASSWORD
 from tests.helpers import csrf_token
@@ -295,7 +296,7 @@ def _redis_reachable() -> bool:
 def redis_platforms(make_platform, platform) -> Iterator[tuple[object, object]]:
     """Two platforms (like two processes) counting in one Redis."""
     if not _redis_reachable():
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
+        missing("Redis is not running on 127.0.0.1:6379")
     import redis
 
     first = make_platform(ratelimit_storage_url=REDIS_URL)
