@@ -148,7 +148,13 @@ def test_a_message_refused_once_arrives_after_the_retry(
     with running_worker(jobs):
         wait_for(lambda: (r := jobs.store.get(handle.id)) is not None and r.attempts >= 1)
         inbox.refuse = False
-        inbox.wait_for("late@example.org", timeout=60)
+        message = inbox.wait_for("late@example.org", timeout=60)
+        row = wait_for(
+            lambda: (r := jobs.store.get(handle.id)) is not None and r.state == "succeeded" and r
+        )
+    assert str(message["Subject"]) == "Later"
+    assert row.attempts >= 2  # refused once, delivered by a retry
+    assert len(inbox.to("late@example.org")) == 1  # once, not once per attempt
 
 
 @pytest.fixture
