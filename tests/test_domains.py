@@ -294,8 +294,11 @@ def test_suspended_tenants_domain_is_403_unknown_is_404(
     _publish(dns_server, view)
     platform.domains.check(acme.id, view.id, actor="o")
     platform.domains.set_primary(acme.id, view.id, actor="o")
-    lifecycle.suspend_tenant(platform, "acme")
-    assert _get(client, "notes.acme.org").status_code == 403
+    lifecycle.suspend_tenant(platform, "acme", reason="Unpaid invoice")
+    refused = _get(client, "notes.acme.org")
+    # The same page as on its subdomain: whose workspace, and why.
+    assert refused.status_code == 403
+    assert "Unpaid invoice" in refused.get_data(as_text=True)
     lifecycle.resume_tenant(platform, "acme")
     assert _get(client, "notes.acme.org").status_code == 200
     assert _get(client, "unknown.acme.org").status_code == 404

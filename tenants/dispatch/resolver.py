@@ -82,7 +82,7 @@ class TenantResolver:
         if tenant is None:
             return None
         if tenant.status == TenantStatus.SUSPENDED:
-            return tenant.slug, SUSPENDED
+            return tenant.slug, self.suspended(tenant)
         if tenant.status != TenantStatus.ACTIVE:
             return None
         if tenant.primary_domain != host and self.tenant_host is not None:
