@@ -146,7 +146,14 @@ def test_a_message_refused_once_arrives_after_the_retry(
         services.mail.compose(to="late@example.org", subject="Later", paragraphs=["Soon."])
     )
     with running_worker(jobs):
-        wait_for(lambda: (r := jobs.store.get(handle.id)) is not None and r.attempts >= 1)
+        # The first attempt has been refused and the job queued again for its retry.
+        wait_for(
+            lambda: (
+                (r := jobs.store.get(handle.id)) is not None
+                and r.attempts >= 1
+                and r.state == "queued"
+            )
+        )
         inbox.refuse = False
         message = inbox.wait_for("late@example.org", timeout=60)
         row = wait_for(
