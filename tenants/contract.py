@@ -326,6 +326,19 @@ class TenantServices:
             return self.tenant
         return self.read_tenant()
 
+    def storage_moved(self) -> bool:
+        """Has the tenant's storage moved to another database since these services were made?
+
+        Reads the registry now (one query, and this process then rebuilds the tenant's
+        app). A database error in a request whose app answers yes was caused by a move
+        (the old copy is locked or gone), not by the app: nothing was saved, and the same
+        request sent again reaches the new copy.
+        """
+        if self.read_tenant is None:
+            return False
+        fresh = self.read_tenant()
+        return fresh is not None and fresh.database != self.tenant.database
+
     def update_tenant(
         self,
         *,

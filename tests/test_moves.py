@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from tenants import moves
 from tenants.registry.models import Tenant
+from tests.helpers import Client, csrf_token, login
 from tests.test_backups import add_note, fill, rows
 from tests.test_multi_database import create, schemas_in, sharded  # noqa: F401 - a fixture
 
@@ -80,6 +81,41 @@ def test_move_copies_verifies_flips_and_drops_the_old_copy(sharded, make_platfor
             "tenant.move_flip",
             "tenant.move_done",
         ]
+
+
+@POSTGRES
+def test_a_write_that_missed_the_flip_is_told_to_try_again_and_its_retry_lands(
+    sharded,  # noqa: F811
+    make_platform,
+) -> None:
+    """A process that has not seen the flip yet serves a write with the app it built for
+    the source (a write that waited on the move's locks is in the same place). The old
+    copy is gone, so the write fails: the member is told to send it again (503 with
+    Retry-After, not a 500), nothing was saved, and the retry lands once, on the target."""
+    acme = create(sharded, "acme")
+    target = other_database(sharded, acme.id)
+    # Its next poll is an hour away: only the failed write makes it look again.
+    serving = make_platform(
+        tenant_databases={"second": url_of(sharded, "second")}, registry_poll_seconds=3600
+    )
+    client, host = Client(serving), "acme.example.com"
+    assert login(client, host, "owner@acme.test").status_code == 302
+    note = {
+        "title": "sent during the move",
+        "body": "",
+        "csrf_token": csrf_token(client.get("/notes/new", headers={"Host": host})),
+    }
+
+    moves.move_tenant(sharded, "acme", target, actor="test")
+
+    reply = client.post("/notes/new", headers={"Host": host}, data=note)
+    assert reply.status_code == 503, reply.text
+    assert reply.headers["Retry-After"] == "1"
+    assert "nothing from this request was saved" in reply.text
+    retry = client.post("/notes/new", headers={"Host": host}, data=note)
+    assert retry.status_code == 302
+    titles = [row["title"] for row in rows(sharded, acme.id)["notes"]]
+    assert titles.count("sent during the move") == 1
 
 
 @POSTGRES

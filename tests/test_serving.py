@@ -137,7 +137,10 @@ class Browser:
     def log_in(self, email: str, password: str = PASSWORD) -> None:
         token = self.csrf_token("/login")
         reply = self.request("/login", {"email": email, "password": password, "csrf_token": token})
-        assert reply.status == 302, f"login as {email} answered {reply.status}"
+        assert reply.status == 302, (
+            f"login as {email} answered {reply.status} (request {reply.request_id}): "
+            f"{reply.body[:600]}"
+        )
 
 
 # -- gunicorn servers --------------------------------------------------------------------------

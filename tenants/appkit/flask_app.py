@@ -11,12 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request, session
+from sqlalchemy.exc import DBAPIError
 
 from tenants.appkit.sqla import provide_engine
 from tenants.contract import ContractError, TenantServices
 from tenants.database import sqlite_write_intent
 from tenants.web import STATIC_DIR
-from tenants.web.errors import register_error_pages
+from tenants.web.errors import (
+    database_unreachable,
+    register_error_pages,
+    render_database_error,
+    storage_moved_response,
+)
 from tenants.web.inputs import guard_input
 from tenants.web.shared import SharedFlask, SharedParts
 
@@ -84,6 +90,7 @@ class TenantFlask(SharedFlask):
         self.before_request(_forget_foreign_session)
         self.after_request(_name_the_tenant)
         register_error_pages(self)
+        self.register_error_handler(DBAPIError, _database_error)
         guard_input(self)
 
 
@@ -97,6 +104,24 @@ def tenant_services(app: Flask | None = None) -> TenantServices:
             "no tenant services."
         )
     return services
+
+
+def _database_error(error: DBAPIError) -> Response:
+    """A database error: "send it again" if the tenant's storage moved under the request.
+
+    A process serves a tenant from where its app was built until its next registry poll
+    shows a move; a write that comes in meanwhile, or that waited on the move's locks,
+    finds the old copy locked away or gone and fails whole. That is no fault of the app
+    and nothing was saved: the member is asked to send it again, and the services have
+    re-read the registry, so the retry reaches the new copy. Any other error is the
+    platform's usual answer (503 if the database was unreachable, else a 500).
+    """
+    if not database_unreachable(error) and tenant_services().storage_moved():
+        current_app.logger.info(
+            "a request met its tenant's old storage after a move: %s", error.orig
+        )
+        return storage_moved_response()
+    return render_database_error(error)
 
 
 def _declare_write_intent() -> None:

@@ -8,16 +8,26 @@ with its traceback and answers 500 (and the debugger shows it in development).
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, render_template
+import json
+
+from flask import Flask, Response, current_app, render_template, request
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from tenants.dispatch.pages import Page
+from tenants.dispatch.readonly import wants_json
 
 DATABASE_UNAVAILABLE = Page(
     503,
     "Temporarily unavailable",
     "The database did not answer this request. Please try again in a moment.",
+)
+
+STORAGE_MOVED = Page(
+    503,
+    "Moved a moment ago",
+    "This workspace moved to another database while this request ran, so nothing from "
+    "this request was saved. Please send it again.",
 )
 
 
@@ -64,6 +74,28 @@ def render_database_error(error: DBAPIError) -> Response:
     current_app.logger.warning("database unavailable during a request: %s", error.orig)
     response = Response(DATABASE_UNAVAILABLE.html, status=503, mimetype="text/html")
     response.headers.update({"Retry-After": "2", "Cache-Control": "no-store"})
+    return response
+
+
+def storage_moved_response() -> Response:
+    """503 "send it again" for a request that failed because its tenant's storage moved.
+
+    Retry-After is a second: the process that answered has already looked at the
+    registry again, so the retry is served from the new copy.
+    """
+    if wants_json(request.environ):
+        body = json.dumps(
+            {
+                "error": "storage_moved",
+                "message": "This workspace moved to another database while this request "
+                "ran; nothing was saved. Send the request again.",
+                "retry_after": 1,
+            }
+        )
+        response = Response(body, status=503, mimetype="application/json")
+    else:
+        response = Response(STORAGE_MOVED.html, status=503, mimetype="text/html")
+    response.headers.update({"Retry-After": "1", "Cache-Control": "no-store"})
     return response
 
 
