@@ -32,6 +32,25 @@ def _add_note_once(title: str) -> bool:
     return exists is None
 
 
+@tenant_job("tests.count_notes", max_attempts=1, writes=False)
+def count_notes(ctx: JobContext) -> dict[str, int]:
+    """Only read the tenant's storage: runs while the tenant is read-only."""
+    return {"notes": db.session.execute(select(func.count(Note.id))).scalar_one()}
+
+
+@tenant_job("tests.write_when_told", max_attempts=1)
+def write_when_told(ctx: JobContext, *, started: str, go: str, title: str) -> dict[str, bool]:
+    """Read (its transaction begins), say so, wait for ``go`` to exist, then add a note."""
+    db.session.execute(select(func.count(Note.id))).scalar_one()
+    Path(started).touch()
+    deadline = time.monotonic() + 30
+    while not Path(go).exists():
+        if time.monotonic() > deadline:
+            raise JobError("No go signal came.")
+        time.sleep(0.02)
+    return {"added": _add_note_once(title)}
+
+
 @tenant_job("tests.record_notes", max_attempts=1)
 def record_notes(ctx: JobContext, *, label: str) -> dict[str, Any]:
     """Read the tenant's notes and add one note: shows which storage the job is in."""

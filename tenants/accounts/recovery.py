@@ -53,7 +53,7 @@ def reset_token(user: User) -> str:
     )
 
 
-@tenant_job("accounts.send_password_reset", max_attempts=5)
+@tenant_job("accounts.send_password_reset", max_attempts=5, writes=False)
 def send_password_reset(ctx: JobContext, email: str) -> dict[str, bool]:
     """Mail a reset link to ``email`` if it has an account here (else nothing)."""
     user = find_user(email)

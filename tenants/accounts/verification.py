@@ -51,7 +51,7 @@ def verification_token(user: User, address: str) -> str:
     )
 
 
-@tenant_job("accounts.send_verification", max_attempts=5)
+@tenant_job("accounts.send_verification", max_attempts=5, writes=False)
 def send_verification(ctx: JobContext, user_id: int, address: str) -> dict[str, Any]:
     """Mail the link that proves ``address``, if the user still waits for that proof."""
     user = db.session.get(User, user_id)

@@ -72,6 +72,10 @@ class JobDefinition:
     min_backoff: timedelta = timedelta(seconds=5)
     max_backoff: timedelta = timedelta(hours=1)
     periodic: Periodic | None = None
+    #: Whether the job writes its tenant's storage. While the tenant refuses writes
+    #: (read-only, or a move's lease) such a job waits, its attempt not spent; a job that
+    #: only reads or sends mail declares ``writes=False`` and runs on.
+    writes: bool = True
 
     @property
     def for_tenants(self) -> bool:
@@ -124,6 +128,7 @@ def _declare(
     max_backoff: timedelta | float,
     every: timedelta | None,
     offset: timedelta,
+    writes: bool = True,
 ) -> Callable[[JobFunction], JobDefinition]:
     if not _NAME.match(name) or len(name) > 120:
         raise JobDeclarationError(
@@ -145,6 +150,7 @@ def _declare(
             min_backoff=low,
             max_backoff=high,
             periodic=Periodic(every, offset) if every is not None else None,
+            writes=writes,
         )
         with _lock:
             existing = _catalog.get(name)
@@ -173,10 +179,13 @@ def tenant_job(
     max_backoff: timedelta | float = 3600.0,
     every: timedelta | None = None,
     offset: timedelta = timedelta(0),
+    writes: bool = True,
 ) -> Callable[[JobFunction], JobDefinition]:
     """Declare a job that runs inside one tenant's app (``db.session`` is that tenant's).
 
     With ``every``, it is also periodic: once per period, one job per active tenant.
+    ``writes=False`` says it only reads the tenant's storage (or sends mail): it runs
+    while the tenant is read-only, where a writing job waits until it is writable.
     """
     return _declare(
         "tenant",
@@ -186,6 +195,7 @@ def tenant_job(
         max_backoff=max_backoff,
         every=every,
         offset=offset,
+        writes=writes,
     )
 
 

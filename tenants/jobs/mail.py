@@ -38,7 +38,7 @@ def mail_config(platform: Platform) -> MailConfig:
     )
 
 
-@tenant_job("mail.send", **_RETRIES)
+@tenant_job("mail.send", writes=False, **_RETRIES)
 def send_tenant_mail(ctx: JobContext, message: dict[str, Any]) -> dict[str, bool]:
     """Deliver a tenant's message (its display name is already in ``from_name``).
 

@@ -50,6 +50,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: How often a job held back by its tenant's read-only mode looks again, at most.
+HELD_JOB_RECHECK_SECONDS = 30
+
 #: The one Dramatiq actor: every job travels as ``run(job_id, token)``.
 ACTOR = "tenants_job"
 #: The platform's own jobs (pruning, fan-out) are declared under this package.
@@ -86,6 +89,8 @@ class _Outcome:
     error: str | None = None
     public_error: str | None = None
     retry_at: datetime | None = None
+    #: False when the job was held back before it could do anything: no attempt spent.
+    spent: bool = True
 
 
 def worker_name() -> str:
@@ -248,6 +253,7 @@ class JobRuntime:
                     outcome.retry_at,
                     error=outcome.error or "",
                     public_error=outcome.public_error,
+                    spent=outcome.spent,
                 )
             else:
                 dispatches = self.store.finish(
@@ -305,6 +311,13 @@ class JobRuntime:
                 )
             if reason is not None:
                 return _Outcome(JobState.SKIPPED, error=reason, public_error=reason)
+            wait = tenant.refuses_writes() if tenant is not None else None
+            if definition.writes and wait is not None:
+                # An admin's read-only has no end time: look again every so often.
+                return _held_back(
+                    min(wait, HELD_JOB_RECHECK_SECONDS),
+                    f"Waits: tenant “{tenant.slug}” is read-only for now.",  # type: ignore[union-attr]
+                )
         else:
             app = self.platform.console
         context = JobContext(
@@ -324,6 +337,10 @@ class JobRuntime:
         except JobError as error:
             return self._failure(claimed, definition, _describe(error), str(error))
         except Exception as error:
+            if services is not None and _moved_under(error, services):
+                # Its transaction failed whole on the old copy; the next delivery opens
+                # the new one (the registry was re-read). Not the job's fault: no attempt.
+                return _held_back(1, "Waits: its tenant moved to another database as it ran.")
             return self._failure(claimed, definition, _describe(error), None)
         try:
             json.dumps(result)
@@ -391,6 +408,27 @@ class JobRuntime:
 
     def close(self) -> None:
         self.broker.close()
+
+
+def _held_back(seconds: int, reason: str) -> _Outcome:
+    """Queued again after ``seconds``, the attempt not counted: the job did nothing yet."""
+    return _Outcome(
+        JobState.QUEUED,
+        error=reason,
+        public_error=reason,
+        retry_at=utcnow() + timedelta(seconds=seconds),
+        spent=False,
+    )
+
+
+def _moved_under(error: BaseException, services: TenantServices) -> bool:
+    """Did a database error come from the tenant's storage moving while the job ran?"""
+    if not isinstance(error, SQLAlchemyError):
+        return False
+    try:
+        return services.storage_moved()
+    except Exception:  # the registry cannot be read now: an ordinary failure, retried
+        return False
 
 
 def _call(definition: JobDefinition, context: JobContext, app: object, args: dict[str, Any]) -> Any:

@@ -490,26 +490,41 @@ class JobStore:
             return self._hand_over(connection, released)
 
     def retry_later(
-        self, claimed: Claimed, run_at: datetime, *, error: str, public_error: str | None
+        self,
+        claimed: Claimed,
+        run_at: datetime,
+        *,
+        error: str,
+        public_error: str | None,
+        spent: bool = True,
     ) -> list[Dispatch]:
-        """Back to ``queued`` until ``run_at``, under a new token; send it with that delay."""
+        """Back to ``queued`` until ``run_at``, under a new token; send it with that delay.
+
+        ``spent=False``: the job was held back before it could do anything (its tenant
+        refused writes, or its storage moved under it), so this was no attempt.
+        """
         now = utcnow()
         token = new_id()
+        values: dict[str, Any] = {
+            "state": QUEUED,
+            "token": token,
+            "run_at": run_at,
+            "dispatched_at": now if self._stamp else None,
+            "updated_at": now,
+            "last_error": first_lines(error),
+            "public_error": public_error,
+        }
+        if not spent:
+            values["attempts"] = claimed.attempts - 1
+            if claimed.attempts == 1:
+                values["started_at"] = None
         with self._writing() as connection:
             changed = connection.execute(
                 update(jobs)
                 .where(
                     jobs.c.id == claimed.id, jobs.c.token == claimed.token, jobs.c.state == RUNNING
                 )
-                .values(
-                    state=QUEUED,
-                    token=token,
-                    run_at=run_at,
-                    dispatched_at=now if self._stamp else None,
-                    updated_at=now,
-                    last_error=first_lines(error),
-                    public_error=public_error,
-                )
+                .values(**values)
             ).rowcount
             dispatches = [Dispatch(claimed.id, token, run_at)] if changed else []
             if claimed.tenant_id is not None:
