@@ -282,6 +282,9 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., list[Server]]]:
         if server.process.poll() is None:
             os.killpg(server.process.pid, signal.SIGKILL)
             server.process.wait()
+        # Captured, so pytest shows it only when the test failed: why a server answered so.
+        errors = server.stderr.read_text(errors="replace").splitlines()
+        print(f"--- {server.label} stderr, last lines ---", *errors[-60:], sep="\n")
 
 
 def poll_servers(
