@@ -8,13 +8,16 @@ Every way a link can be unusable has its own clear page; links are bound to thei
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from werkzeug.test import Client
 
-from tenants.accounts.models import Invitation, utcnow
+from tenants.accounts import invitations
+from tenants.accounts.models import PENDING_EMAIL_INDEX, Invitation, utcnow
 from tenants.keys import derive_directory_key
 from tenants.registry.directory import tenants_of
 from tests.accounts_support import open_link, user_row, verify_all
@@ -122,6 +125,38 @@ def test_inviting_a_member_or_someone_invited_is_409_beside_the_field(
     assert "was already invited; resend or revoke" in twice.get_data(as_text=True)
     bad = invite(owner, "not an email", role="admin")
     assert bad.status_code == 422
+
+
+def test_the_database_keeps_one_pending_invitation_per_address(platform, create_tenant) -> None:
+    """Whatever the case of the address; accepted and revoked ones do not count."""
+    create_tenant("acme")
+    _add_invitation(platform, "acme", "ann@example.org")
+    with pytest.raises(sa.exc.IntegrityError) as refused:
+        _add_invitation(platform, "acme", "ANN@Example.org")
+    assert PENDING_EMAIL_INDEX in str(refused.value.orig)
+    # Ended invitations of an address leave room for a new pending one, and only one.
+    _add_invitation(platform, "acme", "bob@example.org", accepted_at=utcnow())
+    _add_invitation(platform, "acme", "Bob@example.org", revoked_at=utcnow())
+    _add_invitation(platform, "acme", "BOB@example.org")
+    with pytest.raises(sa.exc.IntegrityError):
+        _add_invitation(platform, "acme", "bob@example.org")
+    assert sorted(_pending_emails(platform, "acme")) == ["BOB@example.org", "ann@example.org"]
+
+
+def test_two_invitations_racing_for_one_address_make_one_and_a_409(
+    platform, tenant_client, jobs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = tenant_client("acme")
+    verify_all(platform, "acme")
+    assert invite(owner, "bob@example.org").status_code == 303
+    # The second request checked before the first one committed: its check found nothing.
+    monkeypatch.setattr(invitations, "_pending_for", lambda email: None)
+    second = invite(owner, "BOB@example.org")
+    assert second.status_code == 409
+    assert "BOB@example.org was already invited; resend or revoke" in second.get_data(as_text=True)
+    assert _pending_emails(platform, "acme") == ["bob@example.org"]
+    # The request after it is served as usual.
+    assert invite(owner, "carol@example.org").status_code == 303
 
 
 def test_resend_replaces_the_link_and_revoke_withdraws_it(
@@ -242,5 +277,34 @@ def _age_invitations(platform, slug: str, by: timedelta) -> None:
             connection.execute(
                 sa.update(Invitation).values(expires_at=utcnow() - timedelta(seconds=1))
             )
+    finally:
+        platform.storage.release(engine)
+
+
+def _add_invitation(platform, slug: str, email: str, **ended) -> None:
+    engine = platform.storage.engine_for(platform.registry.get(slug).id)
+    try:
+        with Session(engine) as session:
+            session.add(
+                Invitation(
+                    email=email,
+                    nonce=secrets.token_hex(16),
+                    expires_at=utcnow() + timedelta(days=7),
+                    **ended,
+                )
+            )
+            session.commit()
+    finally:
+        platform.storage.release(engine)
+
+
+def _pending_emails(platform, slug: str) -> list[str]:
+    engine = platform.storage.engine_for(platform.registry.get(slug).id)
+    try:
+        with engine.connect() as connection:
+            pending = sa.select(Invitation.email).where(
+                Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None)
+            )
+            return list(connection.execute(pending).scalars())
     finally:
         platform.storage.release(engine)

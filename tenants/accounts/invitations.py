@@ -29,7 +29,7 @@ from tenants.accounts.access import owner_required
 from tenants.accounts.auth import home_url
 from tenants.accounts.extensions import db
 from tenants.accounts.forms import AcceptInvitationForm, InviteForm
-from tenants.accounts.models import Invitation, Role, User, utcnow
+from tenants.accounts.models import PENDING_EMAIL_INDEX, Invitation, Role, User, utcnow
 from tenants.accounts.sessions import start_session
 from tenants.accounts.tokens import LinkError, make_link_token, read_link_token
 from tenants.appkit.flask_app import tenant_services
@@ -157,6 +157,10 @@ def _send(invitation: Invitation) -> None:
     )
 
 
+def _already_invited(email: str) -> str:
+    return f"{email} was already invited; resend or revoke that invitation on Members."
+
+
 def must_verify_first() -> tuple[str, int] | None:
     if current_user.email_verified:
         return None
@@ -186,9 +190,7 @@ def new() -> Any:
             form.email.errors.append(f"{email} is already a member of this workspace.")
             status = 409
         elif pending is not None and not is_expired(pending):
-            form.email.errors.append(
-                f"{email} was already invited; resend or revoke that invitation on Members."
-            )
+            form.email.errors.append(_already_invited(email))
             status = 409
         else:
             invitation = pending or Invitation(email=email, invited_by_id=current_user.id)
@@ -196,13 +198,23 @@ def new() -> Any:
             invitation.invited_by_id = current_user.id
             _renew(invitation)
             db.session.add(invitation)
-            db.session.commit()
-            _send(invitation)
-            flash(
-                f"An invitation to {email} is on its way. "
-                f"Its link works for {tenant_services().invitation_days} days."
-            )
-            return redirect(url_for("members.index"), code=303)
+            try:
+                db.session.commit()
+            except IntegrityError as error:
+                # Another request invited the address between the check and this insert:
+                # the unique index on pending invitations refused the second one.
+                db.session.rollback()
+                if PENDING_EMAIL_INDEX not in str(error.orig):
+                    raise
+                form.email.errors.append(_already_invited(email))
+                status = 409
+            else:
+                _send(invitation)
+                flash(
+                    f"An invitation to {email} is on its way. "
+                    f"Its link works for {tenant_services().invitation_days} days."
+                )
+                return redirect(url_for("members.index"), code=303)
     elif request.method == "POST":
         status = 422
     page = render_template(

@@ -14,6 +14,7 @@ from tenants.appkit.models import TenantBase, utcnow
 from tenants.sessions import SessionColumns
 
 __all__ = [
+    "PENDING_EMAIL_INDEX",
     "Invitation",
     "RecoveryCode",
     "Role",
@@ -91,15 +92,31 @@ class UsedLoginToken(TenantBase):
     used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+#: The unique index that allows one pending invitation per address (any case).
+PENDING_EMAIL_INDEX = "uq_invitations_pending_email"
+_PENDING = text("accepted_at IS NULL AND revoked_at IS NULL")
+
+
 class Invitation(TenantBase):
     """An email invited to join with a role: pending until accepted, revoked or expired.
 
     The link carries the row's id and ``nonce``; resending draws a new nonce (and a new
     expiry), so only the latest link works. Accepting, revoking or expiring ends it.
+    An address has at most one pending invitation (neither accepted nor revoked; an
+    expired one is still pending, and inviting again renews it): the database refuses a
+    second one, whatever the case of the address.
     """
 
     __tablename__ = "invitations"
-    __table_args__ = (Index("ix_invitations_email", func.lower(text("email"))),)
+    __table_args__ = (
+        Index(
+            PENDING_EMAIL_INDEX,
+            func.lower(text("email")),
+            unique=True,
+            postgresql_where=_PENDING,
+            sqlite_where=_PENDING,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
