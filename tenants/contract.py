@@ -16,7 +16,8 @@ declared here:
 - ``jobs`` (optional) lists the background jobs the app declares (``tenants.jobs``):
   the platform's workers run and schedule these, and only these, in its tenants.
 - ``after_signup`` (optional) runs once after a signup made the tenant;
-  ``member_emails`` (optional) lists its members' addresses for the workspace finder.
+  ``member_emails`` (optional) lists its members' addresses for the workspace finder,
+  ``owner_emails`` (optional) its owners', whom the platform mails about their tenant.
 
 A tenant app gets what it may use from the platform in one typed object,
 :class:`TenantServices`: its tenant record, its storage engine, its secret key, the
@@ -395,6 +396,10 @@ class TenantApp:
     #: Optional: every member's email in a tenant's storage, for the platform's workspace
     #: finder (``tenants directory-rebuild`` fills its directory from it).
     member_emails: Callable[[Connection], Iterable[str]] | None = None
+    #: Optional: the addresses of a tenant's owners, read from its storage. The platform
+    #: writes to them about their tenant (a custom domain it had to disable); without it
+    #: they learn only from the audit log and their settings page.
+    owner_emails: Callable[[Connection], Iterable[str]] | None = None
 
     def __post_init__(self) -> None:
         problems = []

@@ -40,6 +40,7 @@ from tenants.dispatch.subdomain import SubdomainDispatcher
 from tenants.dispatch.tlsask import TlsAsk
 from tenants.domains.manager import DomainManager, TenantDomainsService
 from tenants.exports import PlatformExports
+from tenants.jobs.mail import domain_disabled
 from tenants.jobs.runtime import close_runtime, forget_runtime_after_fork, runtime_of
 from tenants.jobs.tenant_api import TenantJobs
 from tenants.keys import derive_directory_key, derive_tenant_secret
@@ -104,7 +105,12 @@ class Platform:
             on_reset=self.registry_reloaded,
         )
         #: Custom domains: adding, verifying (dnspython), the tenant's primary address.
-        self.domains = DomainManager(self.engine, settings, on_change=self.registry.invalidate)
+        self.domains = DomainManager(
+            self.engine,
+            settings,
+            on_change=self.registry.invalidate,
+            on_disabled=self._domain_disabled,
+        )
         self.resolve = TenantResolver(
             self.registry.get,
             self.apps,
@@ -220,6 +226,10 @@ class Platform:
             password_reset_minutes=settings.password_reset_minutes,
             open_domains=lambda: TenantDomainsService(self.domains, tenant.id),
         )
+
+    def _domain_disabled(self, tenant_id: int, domain: str, error: str) -> None:
+        """A check disabled a custom domain: its tenant's owners get an email (a job)."""
+        domain_disabled.enqueue(platform=self, tenant_id=tenant_id, domain=domain, error=error)
 
     def tenant_host(self, tenant: TenantRecord) -> str:
         """The tenant's primary address (host and public port): its chosen custom domain

@@ -54,6 +54,7 @@ app = TenantApp(
     add_user=accounts.add_user,
     after_signup=accounts.after_signup,
     member_emails=accounts.member_emails,
+    owner_emails=accounts.owner_emails,
     # The accounts' nightly upkeep (and its Background jobs page) come with accounts.
     jobs=accounts.JOBS,
     # The owner's "Download all data": the accounts' people (no secrets) and the entries.

@@ -68,6 +68,7 @@ __all__ = [
     "describe",
     "init_app",
     "member_emails",
+    "owner_emails",
     "provision",
     "sign_in",
 ]
@@ -169,6 +170,11 @@ def sign_in(services: TenantServices, owner_id: int) -> SignInHandoff:
 def member_emails(connection: Connection) -> list[str]:
     """Every member's address (the platform's finder directory is rebuilt from these)."""
     return list(connection.execute(select(User.email)).scalars())
+
+
+def owner_emails(connection: Connection) -> list[str]:
+    """The owners' addresses (the platform mails them about their workspace)."""
+    return list(connection.execute(select(User.email).where(User.role == Role.OWNER)).scalars())
 
 
 def describe(connection: Connection) -> Mapping[str, object]:

@@ -61,12 +61,15 @@ class DomainManager:
         settings: Settings,
         *,
         on_change: Callable[[], None] | None = None,
+        on_disabled: Callable[[int, str, str], None] | None = None,
         now: Callable[[], datetime] = utcnow,
     ) -> None:
         self.engine = engine
         self.settings = settings
         #: Called after a write changed routing (the registry polls at once).
         self.on_change = on_change
+        #: Called with (tenant id, domain, last error) once a check disabled a domain.
+        self.on_disabled = on_disabled
         self.now = now
 
     @property
@@ -237,7 +240,7 @@ class DomainManager:
         except LookupFailed as failed:
             error = str(failed)
 
-        def work(session: Session) -> tuple[DomainView, bool]:
+        def work(session: Session) -> tuple[DomainView, bool, int | None]:
             row = session.get(TenantDomain, domain_id)
             if row is None:
                 raise DomainError("That domain was removed.", status=404)
@@ -245,17 +248,24 @@ class DomainManager:
             if tenant is None:
                 raise DomainError("This workspace no longer exists.", status=404)
             session.refresh(row)  # as it is now that its tenant is locked
-            self._apply(session, tenant, row, error, actor)
+            disabled = self._apply(session, tenant, row, error, actor)
             session.flush()
-            return self.view(row), registry_domains.sync_routes(session, tenant)
+            routes = registry_domains.sync_routes(session, tenant)
+            return self.view(row), routes, tenant.id if disabled else None
 
-        view, changed = service.write(self.engine, work)
+        view, changed, disabled_in = service.write(self.engine, work)
         self._changed(changed)
+        if disabled_in is not None and self.on_disabled is not None:
+            try:
+                self.on_disabled(disabled_in, view.display, error or "")
+            except Exception:  # the domain is disabled either way; the audit log says so
+                log.exception("Could not tell the owners that %s was disabled.", view.domain)
         return view
 
     def _apply(
         self, session: Session, tenant: Tenant, row: TenantDomain, error: str | None, actor: str
-    ) -> None:
+    ) -> bool:
+        """Record a check's outcome on ``row``; True when it disabled the domain."""
         now = self.now()
         row.checked_at = now
         before = row.status
@@ -266,7 +276,7 @@ class DomainManager:
             if before != DomainStatus.VERIFIED:
                 row.verified_at = now
                 service.audit(session, actor, "domain.verified", tenant, domain=row.domain)
-            return
+            return False
         row.last_error = error[:300]
         if before == DomainStatus.VERIFIED:
             row.status = DomainStatus.FAILING
@@ -291,6 +301,8 @@ class DomainManager:
                 log.warning(
                     "Custom domain %s of tenant %s disabled: %s", row.domain, tenant.slug, error
                 )
+                return True
+        return False
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from tenants.jobs.context import JobContext
 from tenants.keys import derive_console_secret, derive_directory_key
 from tenants.mail import Envelope, MailConfig, compose, deliver
 from tenants.registry import directory
-from tenants.registry.models import PlatformAdmin
+from tenants.registry.models import PlatformAdmin, Tenant, TenantStatus
 from tenants.web.links import fingerprint, make_link
 
 if TYPE_CHECKING:
@@ -135,3 +135,49 @@ def admin_password_reset(ctx: JobContext, email: str) -> dict[str, bool]:
     )
     deliver(mail_config(ctx.platform), envelope, ctx.job_id)
     return {"sent": True}
+
+
+@platform_job("mail.domain_disabled", max_attempts=8, min_backoff=5.0, max_backoff=600.0)
+def domain_disabled(ctx: JobContext, tenant_id: int, domain: str, error: str) -> dict[str, int]:
+    """Tell each owner of a tenant that a custom domain of theirs is no longer served.
+
+    The owners come from the tenant app (``TenantApp.owner_emails``); an app without it
+    tells no one by mail. One message per owner, each queued once even if this job runs
+    again (the key is this job and the address).
+    """
+    platform = ctx.platform
+    list_owners = platform.tenant_app.owner_emails
+    with Session(platform.engine, expire_on_commit=False) as session:
+        tenant = session.get(Tenant, tenant_id)
+    live = (TenantStatus.ACTIVE, TenantStatus.SUSPENDED)
+    if list_owners is None or tenant is None or tenant.status not in live:
+        return {"told": 0}
+    platform.storage.place(tenant.id, tenant.database)
+    engine = platform.storage.engine_for(tenant.id)
+    try:
+        with engine.connect() as connection:
+            owners = sorted({address.lower(): address for address in list_owners(connection)})
+    finally:
+        platform.storage.release(engine)
+    name, hours = tenant.display_name, platform.settings.domain_grace_hours
+    home = platform.tenant_url(tenant, "/")
+    for address in owners:
+        envelope = compose(
+            to=address,
+            subject=f"{domain} no longer shows {name}",
+            brand=name,
+            paragraphs=[
+                f"We stopped serving {name} at {domain}: for {hours:g} hours its DNS no "
+                "longer proved that the domain is yours.",
+                f"The last check said: {error}" if error else "The last check found no proof.",
+                f"Your workspace is safe and answers at {home} meanwhile.",
+                "To serve it at the domain again, publish the TXT record shown on the "
+                "Custom domains page of your settings, then press Check now there.",
+            ],
+            action=(f"Open {name}", home),
+            footer=f"You get this email as an owner of {name}.",
+        )
+        send_platform_message.enqueue(
+            platform=platform, message=envelope.as_json(), unique_key=f"{ctx.job_id}:{address}"
+        )
+    return {"told": len(owners)}

@@ -69,6 +69,7 @@ def workspace_app(
         add_user=accounts.add_user,
         after_signup=accounts.after_signup,
         member_emails=accounts.member_emails,
+        owner_emails=accounts.owner_emails,
         jobs=(*accounts.JOBS, *(job for module in modules for job in module.jobs)),
         # The accounts' allow-list, and every column of the product modules' tables.
         export={
