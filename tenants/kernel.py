@@ -36,6 +36,7 @@ from tenants.dispatch.logsink import open_sink
 from tenants.dispatch.pages import not_found_page, suspended_page
 from tenants.dispatch.path import PathDispatcher
 from tenants.dispatch.resolver import TenantResolver
+from tenants.dispatch.retry import RetryReadAfterMove
 from tenants.dispatch.subdomain import SubdomainDispatcher
 from tenants.dispatch.tlsask import TlsAsk
 from tenants.domains.manager import DomainManager, TenantDomainsService
@@ -157,7 +158,7 @@ class Platform:
         except ValueError as error:
             raise SettingsError(str(error)) from None
         return around_dispatcher(
-            dispatcher,
+            RetryReadAfterMove(dispatcher),
             proxy_count=settings.proxy_count,
             request_log=self.request_log,
             https=settings.url_scheme == "https",

@@ -119,6 +119,32 @@ def test_a_write_that_missed_the_flip_is_told_to_try_again_and_its_retry_lands(
 
 
 @POSTGRES
+def test_a_read_that_missed_the_flip_is_served_from_the_new_copy(
+    sharded,  # noqa: F811
+    make_platform,
+) -> None:
+    """The same stale process, reading: the dispatcher runs the read once more, on the app
+    built for the new copy, so the reader sees its page and never the move."""
+    acme = create(sharded, "acme")
+    target = other_database(sharded, acme.id)
+    serving = make_platform(
+        tenant_databases={"second": url_of(sharded, "second")}, registry_poll_seconds=3600
+    )
+    client, host = Client(serving), "acme.example.com"
+    assert login(client, host, "owner@acme.test").status_code == 302
+    assert client.get("/notes/", headers={"Host": host}).status_code == 200
+
+    moves.move_tenant(sharded, "acme", target, actor="test")
+    add_note(sharded, acme.id)  # only the new copy has it
+
+    page = client.get("/notes/", headers={"Host": host})
+    assert page.status_code == 200, page.status
+    assert ">new<" in page.get_data(as_text=True)
+    assert "X-Tenants-Storage-Moved" not in page.headers
+    assert serving.registry.get("acme").database == target
+
+
+@POSTGRES
 def test_bad_moves_are_one_clear_error_and_change_nothing(sharded) -> None:  # noqa: F811
     acme = create(sharded, "acme")
     here = registry_row(sharded, acme.id).database

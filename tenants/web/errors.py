@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from tenants.dispatch.pages import Page
 from tenants.dispatch.readonly import wants_json
+from tenants.dispatch.retry import STORAGE_MOVED
 
 DATABASE_UNAVAILABLE = Page(
     503,
@@ -23,7 +24,7 @@ DATABASE_UNAVAILABLE = Page(
     "The database did not answer this request. Please try again in a moment.",
 )
 
-STORAGE_MOVED = Page(
+STORAGE_MOVED_PAGE = Page(
     503,
     "Moved a moment ago",
     "This workspace moved to another database while this request ran, so nothing from "
@@ -94,8 +95,9 @@ def storage_moved_response() -> Response:
         )
         response = Response(body, status=503, mimetype="application/json")
     else:
-        response = Response(STORAGE_MOVED.html, status=503, mimetype="text/html")
-    response.headers.update({"Retry-After": "1", "Cache-Control": "no-store"})
+        response = Response(STORAGE_MOVED_PAGE.html, status=503, mimetype="text/html")
+    # The marker lets the dispatcher run a read once more, on the new copy (retry.py).
+    response.headers.update({"Retry-After": "1", "Cache-Control": "no-store", STORAGE_MOVED: "1"})
     return response
 
 
