@@ -116,12 +116,20 @@ def _database_error(error: DBAPIError) -> Response:
     re-read the registry, so the retry reaches the new copy. Any other error is the
     platform's usual answer (503 if the database was unreachable, else a 500).
     """
-    if not database_unreachable(error) and tenant_services().storage_moved():
+    if not database_unreachable(error) and _moved(error):
         current_app.logger.info(
             "a request met its tenant's old storage after a move: %s", error.orig
         )
         return storage_moved_response()
     return render_database_error(error)
+
+
+def _moved(error: DBAPIError) -> bool:
+    try:
+        return tenant_services().storage_moved()
+    except Exception:  # the registry cannot be read now: the error is answered as it is
+        current_app.logger.warning("Could not tell whether %s came from a move.", type(error))
+        return False
 
 
 def _declare_write_intent() -> None:
