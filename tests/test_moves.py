@@ -83,6 +83,20 @@ def test_move_copies_verifies_flips_and_drops_the_old_copy(sharded, make_platfor
         ]
 
 
+ACME = "acme.example.com"
+
+
+def stale_process(platform, make_platform) -> tuple[object, Client]:
+    """Another process serving ``platform``'s tenants, its owner of acme logged in, whose
+    next registry poll is an hour away: it sees a move only when a request makes it look."""
+    serving = make_platform(
+        tenant_databases={"second": url_of(platform, "second")}, registry_poll_seconds=3600
+    )
+    client = Client(serving)
+    assert login(client, ACME, "owner@acme.test").status_code == 302
+    return serving, client
+
+
 @POSTGRES
 def test_a_write_that_missed_the_flip_is_told_to_try_again_and_its_retry_lands(
     sharded,  # noqa: F811
@@ -94,12 +108,8 @@ def test_a_write_that_missed_the_flip_is_told_to_try_again_and_its_retry_lands(
     Retry-After, not a 500), nothing was saved, and the retry lands once, on the target."""
     acme = create(sharded, "acme")
     target = other_database(sharded, acme.id)
-    # Its next poll is an hour away: only the failed write makes it look again.
-    serving = make_platform(
-        tenant_databases={"second": url_of(sharded, "second")}, registry_poll_seconds=3600
-    )
-    client, host = Client(serving), "acme.example.com"
-    assert login(client, host, "owner@acme.test").status_code == 302
+    _serving, client = stale_process(sharded, make_platform)
+    host = ACME
     note = {
         "title": "sent during the move",
         "body": "",
@@ -127,11 +137,8 @@ def test_a_read_that_missed_the_flip_is_served_from_the_new_copy(
     built for the new copy, so the reader sees its page and never the move."""
     acme = create(sharded, "acme")
     target = other_database(sharded, acme.id)
-    serving = make_platform(
-        tenant_databases={"second": url_of(sharded, "second")}, registry_poll_seconds=3600
-    )
-    client, host = Client(serving), "acme.example.com"
-    assert login(client, host, "owner@acme.test").status_code == 302
+    serving, client = stale_process(sharded, make_platform)
+    host = ACME
     assert client.get("/notes/", headers={"Host": host}).status_code == 200
 
     moves.move_tenant(sharded, "acme", target, actor="test")
