@@ -14,5 +14,6 @@ if [ -x .venv/bin/tenants ] && [ "$(cat .venv/.installed 2>/dev/null)" = "$stamp
 fi
 echo "Installing the dependencies into .venv (pyproject.toml or constraints changed)..."
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[dev]'
+# The versions the tests ran with and the image installs (platform/constraints.txt).
+.venv/bin/python -m pip install --quiet -c platform/constraints.txt -e '.[dev]'
 echo "$stamp" > .venv/.installed
