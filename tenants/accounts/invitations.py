@@ -298,10 +298,8 @@ def _resolve(token: str) -> tuple[Invitation | None, str | None]:
 
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
+@throttle.guard_links
 def accept(token: str) -> Any:
-    refusal = throttle.link_refusal()
-    if refusal is not None:
-        return throttle.render_throttled(refusal)
     invitation, problem = _resolve(token)
     if invitation is None:
         throttle.link_failed()

@@ -122,10 +122,8 @@ def _resolve(token: str) -> tuple[User | None, str | None]:
 
 
 @bp.route("/login/reset/<token>", methods=["GET", "POST"])
+@throttle.guard_links
 def reset(token: str) -> Any:
-    refusal = throttle.link_refusal()
-    if refusal is not None:
-        return throttle.render_throttled(refusal)
     user, problem = _resolve(token)
     if user is None:
         throttle.link_failed()

@@ -15,6 +15,10 @@ false switches one app's throttle off.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 from flask import current_app, render_template, request
 from werkzeug.wrappers import Response
 
@@ -84,6 +88,20 @@ def link_refusal() -> Refusal | None:
     if not enabled():
         return None
     return login_guard().refusal(LINK_ACCOUNT, address(), known_device=False)
+
+
+def guard_links(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Answer a link view 429 while this address has opened too many bad links, before the
+    view reads the token (invitation, password reset and verification links share it)."""
+
+    @functools.wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        refusal = link_refusal()
+        if refusal is not None:
+            return render_throttled(refusal)
+        return view(*args, **kwargs)
+
+    return guarded
 
 
 def link_failed() -> None:

@@ -144,6 +144,7 @@ def _problem(kind: str) -> tuple[str, int, dict[str, str]]:
 
 
 @bp.get("/account/verify/<token>")
+@throttle.guard_links
 def ask(token: str) -> Any:
     """The page a confirmation link opens: it asks, and only its button confirms.
 
@@ -152,9 +153,6 @@ def ask(token: str) -> Any:
     they never chose. So the link is read (and refused when it is not valid) but changes
     nothing until the person presses Confirm (a POST carrying the CSRF token).
     """
-    refusal = throttle.link_refusal()
-    if refusal is not None:
-        return throttle.render_throttled(refusal)
     user, proves, problem = _resolve(token)
     if user is None:
         throttle.link_failed()
@@ -167,11 +165,9 @@ def ask(token: str) -> Any:
 
 
 @bp.post("/account/verify/<token>")
+@throttle.guard_links
 def verify(token: str) -> Any:
     """Confirm the address a link proves (works logged out too: the mailbox is the proof)."""
-    refusal = throttle.link_refusal()
-    if refusal is not None:
-        return throttle.render_throttled(refusal)
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("verification.ask", token=token), code=303)
     user, proves, problem = _resolve(token)

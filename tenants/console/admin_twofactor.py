@@ -138,10 +138,7 @@ def setup() -> Any:
         registry_db.session.close()
         flash("Two-factor sign-in is already on.")
         return redirect(url_for("admin_account.index"), code=303)
-    secret = session.get(SETUP_SECRET)
-    if not isinstance(secret, str) or len(secret) != 32:
-        secret = otp.new_secret()
-        session[SETUP_SECRET] = secret
+    secret = otp.pending_secret(session, SETUP_SECRET)
     form = AdminCodeForm()
     form.code.label.text = "The 6-digit code your app shows"
     status = 200

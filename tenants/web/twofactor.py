@@ -14,6 +14,8 @@ import hashlib
 import io
 import re
 import secrets
+from collections.abc import MutableMapping
+from typing import Any
 
 import pyotp
 import segno
@@ -26,6 +28,15 @@ _NOT_CODE = re.compile(r"[\s-]+")
 
 def new_secret() -> str:
     return pyotp.random_base32()
+
+
+def pending_secret(store: MutableMapping[str, Any], key: str) -> str:
+    """The secret being set up, kept under ``key`` in ``store`` (the signed session) so
+    the QR code stays the same across the setup form's tries; a new one if none is there."""
+    secret = store.get(key)
+    if not isinstance(secret, str) or len(secret) != 32:
+        secret = store[key] = new_secret()
+    return secret
 
 
 def provisioning_uri(secret: str, account: str, issuer: str) -> str:
