@@ -11,9 +11,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from tenants.dispatch.retry import STORAGE_MOVED
+from tenants.web.errors import storage_moved_response
 from tests.helpers import login
 
 ACME = {"Host": "acme.example.com"}
@@ -99,3 +102,19 @@ def test_a_database_that_cannot_be_opened_is_a_503(platform, client, create_tena
     shutil.move(kept, location)
     platform.apps.clear()
     assert client.get("/", headers=ACME).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("headers", "kind"),
+    [({"Accept": "text/html"}, "text/html"), ({"Accept": "application/json"}, "application/json")],
+    ids=["page", "api"],
+)
+def test_the_storage_moved_answer_says_send_it_again_as_a_page_or_json(headers, kind) -> None:
+    with Flask(__name__).test_request_context("/notes/new", method="POST", headers=headers):
+        response = storage_moved_response()
+    assert response.status_code == 503 and response.mimetype == kind
+    assert response.headers["Retry-After"] == "1" and response.headers[STORAGE_MOVED] == "1"
+    body = response.get_data(as_text=True)
+    if kind == "application/json":
+        assert response.get_json()["error"] == "storage_moved"
+    assert "nothing" in body and "again" in body
